@@ -1,0 +1,308 @@
+"""Build a complete run directory holding the tutorial's own numbers, in the upstream output formats.
+
+Test double only: the logs are written from the upstream format strings (ModelOpt 0.44.0 / 0.45 / 0.46
+mcore_minitron.py, Megatron-Bridge training_log, vLLM throughput.py) and the pruning excerpt printed in
+the tutorial; checkpoints are real safetensors headers over sparse files (no tensor data is stored).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from pathlib import Path
+
+import yaml
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXCERPT = (FIXTURES / "prune_tutorial_excerpt.log").read_text()
+ORIGINAL_PATTERN = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-"
+PRUNED_PATTERN = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-MMMM-M-"
+NANO_9B = dict(pattern=ORIGINAL_PATTERN, hidden=4480, ffn=15680, heads=128, head_dim=80)
+PRUNED_7B = dict(pattern=PRUNED_PATTERN, hidden=4352, ffn=13824, heads=120, head_dim=80)
+GPU = "NVIDIA H100 80GB HBM3"
+
+
+# ---------------------------------------------------------------- checkpoints
+def nemotron_h_tensors(pattern, hidden, ffn, heads, head_dim, *, n_groups=8, d_state=128, conv=4,
+                       n_heads_attn=40, n_kv=8, attn_head_dim=128, vocab=131072, fp8=()):
+    """(name, dtype, shape) for a NemotronH HF checkpoint; module kinds named in `fp8` become F8_E4M3."""
+    d_inner = heads * head_dim
+    out = [("backbone.embeddings.weight", "BF16", [vocab, hidden])]
+    for i, c in enumerate(pattern):
+        p = f"backbone.layers.{i}"
+        out.append((f"{p}.norm.weight", "BF16", [hidden]))
+        if c == "M":
+            mods = {"in_proj": [2 * d_inner + 2 * n_groups * d_state + heads, hidden], "out_proj": [hidden, d_inner]}
+            out += [(f"{p}.mixer.conv1d.weight", "BF16", [d_inner + 2 * n_groups * d_state, 1, conv]),
+                    (f"{p}.mixer.conv1d.bias", "BF16", [d_inner + 2 * n_groups * d_state]),
+                    (f"{p}.mixer.A_log", "F32", [heads]), (f"{p}.mixer.D", "F32", [heads]),
+                    (f"{p}.mixer.dt_bias", "F32", [heads]), (f"{p}.mixer.norm.weight", "BF16", [d_inner])]
+            kind = "mamba"
+        elif c == "-":
+            mods = {"up_proj": [ffn, hidden], "down_proj": [hidden, ffn]}
+            kind = "mlp"
+        else:
+            q, kv = n_heads_attn * attn_head_dim, n_kv * attn_head_dim
+            mods = {"q_proj": [q, hidden], "k_proj": [kv, hidden], "v_proj": [kv, hidden], "o_proj": [hidden, q]}
+            kind = "attention"
+        for sub, shape in mods.items():
+            if f"{kind}.{sub}" in fp8:
+                out += [(f"{p}.mixer.{sub}.weight", "F8_E4M3", shape), (f"{p}.mixer.{sub}.weight_scale", "F32", []),
+                        (f"{p}.mixer.{sub}.input_scale", "F32", [])]
+            else:
+                out.append((f"{p}.mixer.{sub}.weight", "BF16", shape))
+    out += [("backbone.norm_f.weight", "BF16", [hidden]), ("lm_head.weight", "BF16", [vocab, hidden])]
+    return out
+
+
+_BYTES = {"BF16": 2, "F32": 4, "F8_E4M3": 1}
+
+
+def write_safetensors(path: Path, tensors, *, truncate_by: int = 0) -> None:
+    """A real safetensors header; the data region is a sparse hole of the right size."""
+    header, off = {}, 0
+    for name, dtype, shape in tensors:
+        n = _BYTES[dtype]
+        for d in shape:
+            n *= d
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + n]}
+        off += n
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    with path.open("wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw)
+        f.truncate(8 + len(raw) + off - truncate_by)
+
+
+def write_checkpoint(d: Path, arch: dict, *, fp8=(), shards: int = 4, quant: dict | None = None) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    tensors = nemotron_h_tensors(arch["pattern"], arch["hidden"], arch["ffn"], arch["heads"], arch["head_dim"], fp8=fp8)
+    per = -(-len(tensors) // shards)
+    weight_map = {}
+    for s in range(shards):
+        part = tensors[s * per:(s + 1) * per]
+        name = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        write_safetensors(d / name, part)
+        weight_map.update({t[0]: name for t in part})
+    (d / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    config = {
+        "architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h",
+        "hybrid_override_pattern": arch["pattern"], "num_hidden_layers": len(arch["pattern"]),
+        "hidden_size": arch["hidden"], "intermediate_size": arch["ffn"], "mamba_num_heads": arch["heads"],
+        "mamba_head_dim": arch["head_dim"], "n_groups": 8, "ssm_state_size": 128, "conv_kernel": 4,
+        "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 131072,
+        "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+    }
+    if quant:
+        config["quantization_config"] = {"quant_method": "modelopt", **quant["quantization"]}
+        (d / "hf_quant_config.json").write_text(json.dumps(quant, indent=4))
+    (d / "config.json").write_text(json.dumps(config, indent=2))
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (d / f).write_text("{}")
+
+
+# ---------------------------------------------------------------- prune logs
+def _candidates():
+    from checks.steps.prune import parse_log
+
+    return parse_log(EXCERPT)
+
+
+def prune_log(fmt: str = "modelopt-0.44") -> str:
+    r = _candidates()
+    head = ["==================== Arguments ====================",
+            f"{'hf_model_name_or_path':<35} nvidia/NVIDIA-Nemotron-Nano-9B-v2", f"{'prune_target_params':<35} 7000000000.0",
+            f"{'hparams_to_skip':<35} ['num_attention_heads']", f"{'seq_length':<35} 8192",
+            "===================================================", "",
+            "Pruning model (showing PP rank0): MambaModel(...)", "Original model params: 8.89B",
+            "Pruning constraints: {'params': 7000000000.0}",
+            "Finding all candidates fitting the constraints...: 100%|██████████| 17472/17472 [02:11<00:00, 132.9it/s]"]
+    cfgs = [(c.config, c.score) for c in r.candidates]
+    best = r.best_subnet
+    body: list[str] = []
+    if fmt == "modelopt-0.44":
+        body += ["", "Searching for the best pruned architecture under 7.00B params constraints...", "",
+                 "Only considering atmost 40% for width and 20% for depth pruning hparams",
+                 "Skipping hparams_to_skip=['num_attention_heads'] during search space generation..."]
+        body += [f"\tSearch space for {k}: {v}" for k, v in r.search_space.items()]
+        body += ["\tTotal search space in consideration: 17472", "", "Found 6053 candidates fitting the constraints!",
+                 "", "====================", "Top 10 candidates:"]
+        body += [f"\t{c} -> 7.00B params" for c, _ in cfgs] + ["====================", ""]
+        for c, s in cfgs:
+            body += [f"Dropping decoder layers {sorted([43, 44, 45, 46, 47, 48, 50, 52, 53, 54][:56 - c['num_layers']])} from model.",
+                     f"\t{c} -> 7.00B params, {s:.4f} score", ""]
+        body += ["", "====================", "Top 10 candidates with scores:"]
+        body += [f"\t{c} -> 7.00B params, {s:.4f} score" for c, s in cfgs] + ["====================", "", "",
+                 f"[BEST SUBNET] {best.config} -> 7.00B params, {best.score:.4f} score", "",
+                 "Dropping decoder layers [43, 44, 45, 46, 47, 48, 50, 52] from model.",
+                 f"Original hybrid_override_pattern: {ORIGINAL_PATTERN}", f"Pruned hybrid_override_pattern: {PRUNED_PATTERN}"]
+    else:
+        body += _rich_sections(r, one_indexed=fmt == "modelopt-0.46")
+    tail = ["", "Pruned model (showing PP rank0): MambaModel(...)", "Pruned model params: 7.00B",
+            "Saving pruned model to /runs/r/prune/hf in HF checkpoint format",
+            "Saved pruned model to /runs/r/prune/hf in HF checkpoint format", "Done!", ""]
+    return "\n".join(head + body + tail)
+
+
+def _rich_sections(r, one_indexed: bool) -> list[str]:
+    """The 0.45+ log: the same facts rendered as rich tables, as ModelOpt's _rprint does (width 160, no TTY)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    def render(x) -> list[str]:
+        buf = io.StringIO()
+        Console(file=buf, highlight=False, force_terminal=False, width=160).print(x)
+        return ["", *buf.getvalue().splitlines()]
+
+    out = ["", "Searching for the best pruned architecture under 7.00B params...",
+           "Skipping hparams_to_skip=['num_attention_heads'] during search space generation..."]
+    t = Table(title="Search Space \n(≤40% width / ≤20% depth pruning)", show_header=True, header_style="bold")
+    t.add_column("Hyperparameter")
+    t.add_column("Choices", overflow="fold")
+    for k, v in r.search_space.items():
+        t.add_row(k, escape(str(v)))
+    t.add_section()
+    t.add_row("Search space size", "17472")
+    out += render(t) + ["Found 6053 candidates fitting the constraints!"]
+    t = Table(title="Top 10 Candidates", show_header=True, header_style="bold")
+    for col, kw in (("#", {"justify": "right"}), ("export_config", {"overflow": "fold"}), ("params", {"justify": "right"})):
+        t.add_column(col, **kw)
+    for i, c in enumerate(r.candidates, 1):
+        t.add_row(str(i), escape(str(c.config)), "7.00B")
+    out += render(t)
+    drop = "Dropping decoder layers [43, 44, 45, 46, 47, 48, 50, 52]" + (" (1-indexed)" if one_indexed else "") + " from model."
+    for c in r.candidates:
+        out += [drop, f"\t{c.config} -> 7.00B params, {c.score:.4f} score", ""]
+    t = Table(title="Top 10 Candidates with Scores", show_header=True, header_style="bold")
+    for col in ("#", "export_config", "params", "score"):
+        t.add_column(col)
+    for i, c in enumerate(r.candidates, 1):
+        t.add_row(str(i), escape(str(c.config)), "7.00B", f"{c.score:.4f}")
+    out += render(t)
+    g = Table.grid(padding=(0, 2))
+    g.add_column(no_wrap=True)
+    g.add_column()
+    g.add_row("export_config", escape(str(r.best_subnet.config)))
+    g.add_row("params", "7.00B")
+    g.add_row("score", f"{r.best_subnet.score:.4f}")
+    out += render(Panel(g, title="Best Subnet"))
+    out += [drop]
+    if not one_indexed:
+        out += [f"Original hybrid_override_pattern: {ORIGINAL_PATTERN}", f"Pruned hybrid_override_pattern: {PRUNED_PATTERN}"]
+    return out
+
+
+# ---------------------------------------------------------------- distill log
+def distill_log(train_iters: int = 16000, log_interval: int = 10, ms: float = 2700.0) -> str:
+    args = dict(student_hf_path="/runs/r/prune/hf", teacher_hf_path="nvidia/NVIDIA-Nemotron-Nano-9B-v2",
+                trust_remote_code=True, tp_size=8, pp_size=1, seq_length=8192, mbs=4, gbs=768,
+                train_iters=train_iters, lr=0.0001, min_lr=1e-05, lr_warmup_iters=100, eval_interval=400,
+                eval_iters=32, log_interval=log_interval, output_dir="/runs/r/distill/output")
+    out = ["", "==================== Arguments ===================="]
+    out += [f"{k:<35} {v}" for k, v in args.items()]
+    out += ["===================================================", "", "Starting distillation..."]
+    for it in range(log_interval, train_iters + 1, log_interval):
+        lr = 1e-4 * min(1.0, it / 100)
+        kd = 0.9 * (1 + 1000 / (it + 200)) ** -1 + 0.3
+        t = ms * (3.0 if it == log_interval else 1.0) + (it % 7)
+        out.append(
+            f" [2026-05-20 10:00:00] iteration {it:8d}/{train_iters:8d} | consumed samples: {it * 768:12d} |"
+            f" elapsed time per iteration (ms): {t:.1f} | throughput per GPU (TFLOP/s/GPU): 431.2 |"
+            f" learning rate: {lr:.6E} | global batch size:   768 | lm loss: {kd + 0.5:.6E} |"
+            f" total loss: {kd:.6E} | logits distillation loss: {kd:.6E} | intermediate distillation loss: {0.0:.6E} |"
+            f" loss scale: 1.0 | grad norm: 0.412 | number of skipped iterations:   0 | number of nan iterations:   0 |")
+        if it == log_interval:
+            out.append("[Rank 0] (after 10 iterations) memory (GB) | mem-allocated-gigabytes: 31.17 |"
+                       " mem-max-allocated-gigabytes: 61.43 | mem-reserved-gigabytes: 66.5")
+        if it % 400 == 0:
+            out.append(f"  successfully saved checkpoint from iteration {it:7d} to /runs/r/distill/output/checkpoints"
+                       " [ t 1/8, p 1/1 ]")
+    out += ["", "Distillation done! Saved checkpoint to /runs/r/distill/output/checkpoints in megatron distributed "
+            "checkpoint format.", ""]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- eval
+EVAL_ROWS = {
+    "pruned": [67.8, 11.9, 17.7, 1.4, 0.4, 6.0, 41.8, 0.1],
+    "iter_400": [70.7, 68.4, 52.7, 57.0, 60.7, 93.7, 63.2, 12.2],
+    "iter_3200": [71.3, 71.7, 54.8, 62.0, 68.1, 95.2, 63.8, 21.2],
+    "iter_6400": [71.1, 71.6, 53.7, 60.9, 71.9, 95.6, 68.0, 19.9],
+    "iter_9600": [72.1, 72.1, 54.9, 61.6, 71.9, 95.4, 64.7, 22.8],
+    "iter_12800": [72.2, 73.0, 56.9, 62.6, 72.6, 95.8, 66.2, 21.3],
+    "nano-9b-v2": [74.7, 74.9, 56.1, 64.4, 73.7, 95.9, 65.8, 23.1],
+    "nano-12b-v2": [78.5, 77.9, 58.2, 66.6, 74.4, 96.9, 67.9, 29.0],
+}
+# (results.yml task, metric, score) for the seven NeMo Evaluator columns, in table order after MMLU.
+EVAL_TASKS = [("ns_mmlu_pro", "mmlu-pro", "pass@1", "symbolic_correct"),
+              ("ns_gpqa", "gpqa", "pass@1[avg-of-8]", "symbolic_correct"),
+              ("ns_livecodebench", "livecodebench", "pass@1[avg-of-8]", "accuracy"),
+              ("ns_aime2025", "aime25", "pass@1[avg-of-64]", "symbolic_correct"),
+              ("AA_math_test_500", "AA_math_test_500", "score", "micro_avg_of_5"),
+              ("ns_ifeval", "ifeval", "pass@1", "average_score"),
+              ("ns_scicode", "scicode", "pass@1[avg-of-8]", "subtask_accuracy")]
+
+
+def write_eval(d: Path, scores: list[float]) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    for (job, task, metric, score), v in zip(EVAL_TASKS, scores[1:]):
+        art = d / "20260521_101010-abcdef" / job / "artifacts"
+        art.mkdir(parents=True, exist_ok=True)
+        doc = {"results": {"tasks": {task: {"metrics": {metric: {"scores": {score: {"value": v, "stats": {"count": 100}}}}}}}}}
+        (art / "results.yml").write_text(yaml.safe_dump(doc))
+    lm = d / "lm_eval"
+    lm.mkdir(exist_ok=True)
+    (lm / "results_2026-05-21T10-10-10.json").write_text(json.dumps(
+        {"results": {"mmlu": {"acc,none": scores[0] / 100, "acc_stderr,none": 0.0037, "alias": "mmlu"}},
+         "n-shot": {"mmlu": 5}}))
+    (d / "step.log").write_text("nemo-evaluator-launcher run --config nemo_evaluator.yaml\nall jobs finished\n")
+
+
+# ---------------------------------------------------------------- bench
+BENCH = {"12b-bf16": (22.9, 585), "9b-bf16": (16.6, 794), "9b-fp8": (9.6, 1012), "7b-bf16": (13.1, 963), "7b-fp8": (7.8, 1147)}
+
+
+def bench_log(mem_gib: float, out_tps: float, n: int = 1000, isl: int = 32768, osl: int = 1024) -> str:
+    el = n * osl / out_tps
+    return "\n".join([
+        "INFO 05-21 10:00:00 [__init__.py:216] Automatically detected platform cuda.",
+        "When dataset path is not set, it will default to random dataset",
+        f"(EngineCore_DP0 pid=4242) INFO 05-21 10:00:31 [gpu_model_runner.py:2653] Model loading took {mem_gib:.4f} GiB and 21.503212 seconds",
+        "Processed prompts: 100%|██████████| 1000/1000 [17:42<00:00,  1.06s/it]",
+        f"Throughput: {n / el:.2f} requests/s, {n * (isl + osl) / el:.2f} total tokens/s, {out_tps:.2f} output tokens/s",
+        f"Total num prompt tokens:  {n * isl}",
+        f"Total num output tokens:  {n * osl}", ""])
+
+
+# ---------------------------------------------------------------- the whole run
+FP8_KINDS = ("mlp.up_proj", "mlp.down_proj", "mamba.in_proj", "mamba.out_proj")
+
+
+def build_run(root: Path, *, prune_format: str = "modelopt-0.44", gpu: str = GPU) -> Path:
+    """Write a run directory that reproduces the tutorial exactly; returns its path."""
+    run = root / "tutorial"
+    (run / "prune").mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({
+        "schema": 1, "run_id": "tutorial", "profile": "full", "gpu": {"model": gpu, "count": 8},
+        "steps": {"prune": {"world_size": 8}, "distill": {"world_size": 768}, "bench": {"world_size": 1}}}, indent=2))
+    (run / "prune" / "step.log").write_text(prune_log(prune_format))
+    write_checkpoint(run / "prune" / "hf", PRUNED_7B)
+    (run / "distill").mkdir()
+    (run / "distill" / "step.log").write_text(distill_log())
+    write_checkpoint(run / "convert" / "hf_iter_12800", PRUNED_7B)
+    (run / "convert" / "step.log").write_text("Converting... done\n")
+    for label, scores in EVAL_ROWS.items():
+        write_eval(run / "eval" / label, scores)
+    quant = {"producer": {"name": "modelopt", "version": "0.44.0"},
+             "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None,
+                              "exclude_modules": ["lm_head", "*mixer.conv1d*", "*q_proj*", "*k_proj*", "*v_proj*", "*o_proj*"]}}
+    write_checkpoint(run / "quantize" / "hf_fp8", PRUNED_7B, fp8=FP8_KINDS, quant=quant)
+    (run / "quantize" / "step.log").write_text(
+        "Quantized model exported to: /runs/r/quantize/hf_fp8. Total time used 83.2s\n")
+    for v, (mem, tps) in BENCH.items():
+        (run / "bench" / v).mkdir(parents=True)
+        (run / "bench" / v / "step.log").write_text(bench_log(mem, tps))
+    return run
