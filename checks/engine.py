@@ -192,6 +192,8 @@ def judge_value(g: Golden, record: object, ctx: Context, record_format: str | No
         v.message = f"value not found: {g.ratio or g.path} (stopped at {miss.segment!r})" + (f" — {why}" if why else "")
         return v
     v.status, v.message = compare(v.measured, expected, g.tol)
+    if v.status == FAIL and g.note:
+        v.message = f"{v.message}. Note: {g.note}"
     return v
 
 
@@ -240,18 +242,27 @@ def verify(run_dir: Path, goldens: Goldens, steps: list[str] | None = None) -> l
 
 
 def _exit_status(step: str, sdir: Path) -> list[Verdict]:
-    meta_path = sdir / rundir.META
-    if not meta_path.exists():
-        return []
-    try:
-        meta = rundir.read_json(meta_path)
-    except CheckError as e:
-        return [Verdict(step, "exit_code", ERROR, message=e.render())]
-    code = meta.get("exit_code") if isinstance(meta, dict) else None
-    v = Verdict(step, "exit_code", PASS, expected=0, measured=code, tolerance="exact", source="runner (step.json)")
-    if code != 0:
-        v.status, v.message = FAIL, f"the step exited with {code}; see {sdir / rundir.LOG}"
-    return [v]
+    """The runner's step.json says how the step ended; without it the step never finished under a runner."""
+    out = []
+    for meta_path in rundir.meta_files(step, sdir):
+        vid = "exit_code" if meta_path.parent == sdir else f"{meta_path.parent.name}_exit_code"
+        v = Verdict(step, vid, ERROR, expected=0, tolerance="exact", source="runner (step.json)")
+        try:
+            meta = rundir.read_json(meta_path)
+        except CheckError as e:
+            v.message = e.render().replace("log file missing", "step.json missing") + \
+                "\n  (the runner writes step.json when the step ends; without it the step did not finish)"
+            out.append(v)
+            continue
+        v.measured = meta.get("exit_code") if isinstance(meta, dict) else None
+        if v.measured == 0:
+            v.status = PASS
+        elif isinstance(v.measured, int):
+            v.status, v.message = FAIL, f"the step exited with {v.measured}; see {meta_path.parent / rundir.LOG}"
+        else:
+            v.message = f"{meta_path} has no integer exit_code"
+        out.append(v)
+    return out
 
 
 def exit_code(verdicts: list[Verdict]) -> int:

@@ -99,6 +99,7 @@ class HFCheckpoint:
     dtypes: dict[str, int] = field(default_factory=dict)  # dtype -> number of elements
     quantization: dict | None = None
     layout: dict[str, str] = field(default_factory=dict)  # module kind -> dtype (or "mixed:...")
+    has_tokenizer: bool = False
 
 
 # Scales written beside FP8 weights are bookkeeping, not model parameters.
@@ -134,6 +135,9 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
         raise CheckError("no weights in checkpoint", where=str(path), expected="*.safetensors files",
                          found="none", hint="the export did not finish; rerun the step")
     _check_index(path, {s.name for s in shards})
+    if len(shards) > 1 and not (path / "model.safetensors.index.json").exists():
+        raise CheckError("sharded checkpoint without model.safetensors.index.json", where=str(path),
+                         found=f"{len(shards)} shards", hint="loaders need the index; the export did not finish")
     tensors = [t for s in shards for t in read_safetensors_header(s)]
     dtypes: dict[str, int] = {}
     for t in tensors:
@@ -162,6 +166,7 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
         dtypes=dtypes,
         quantization=quant if isinstance(quant, dict) else None,
         layout=layer_layout(tensors, pattern if isinstance(pattern, str) else None),
+        has_tokenizer=any((path / f).is_file() for f in ("tokenizer.json", "tokenizer.model")),
     )
 
 

@@ -3,15 +3,16 @@
     RUN_DIR/
       manifest.json              provenance: image, versions, GPU, commands, errata, per-step timings
       <step>/step.log            combined stdout+stderr of the step, exactly as printed
-      <step>/step.json           runner's record: command, exit_code, started, ended
+      <step>/step.json           runner's record: command, exit_code, started, ended (required)
       <step>/gpu_mem.csv         nvidia-smi samples taken while the step ran
       prune/hf/                  pruned HF checkpoint (config.json + *.safetensors)
       distill/output/checkpoints/iter_NNNNNNN   Megatron checkpoints
       convert/hf_iter_<N>/       HF export of distillation iteration N
       quantize/hf_fp8/           FP8 HF checkpoint
       eval/<label>/              one evaluated model: nemo-evaluator-launcher results.yml tree,
-                                 lm-eval-harness results_*.json, and step.log
-      bench/<variant>/step.log   one `vllm bench throughput` run (variant e.g. 7b-fp8), optional result.json
+                                 lm-eval-harness results_*.json, step.log and step.json
+      bench/<variant>/           one `vllm bench throughput` run (variant e.g. 7b-fp8): step.log,
+                                 step.json, optional result.json (--output-json)
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 from checks.errors import CheckError
 
 STEPS = ("prune", "distill", "convert", "eval", "quantize", "bench")
+# Steps run once per model/variant: their step.log and step.json sit in <step>/<variant>/.
+VARIANT_STEPS = ("eval", "bench")
 MANIFEST = "manifest.json"
 LOG = "step.log"
 META = "step.json"
@@ -69,3 +72,10 @@ def step_log(path: Path) -> Path:
     """PATH given to `checks parse` is either the log itself or the step directory holding step.log."""
     path = Path(path)
     return path / LOG if path.is_dir() else path
+
+
+def meta_files(step: str, sdir: Path) -> list[Path]:
+    """Where the runner's step.json files for a step must be."""
+    if step in VARIANT_STEPS:
+        return [d / META for d in sorted(Path(sdir).iterdir()) if d.is_dir()]
+    return [Path(sdir) / META]

@@ -305,4 +305,14 @@ def build_run(root: Path, *, prune_format: str = "modelopt-0.44", gpu: str = GPU
     for v, (mem, tps) in BENCH.items():
         (run / "bench" / v).mkdir(parents=True)
         (run / "bench" / v / "step.log").write_text(bench_log(mem, tps))
+    for meta in _meta_dirs(run):
+        (meta / "step.json").write_text(json.dumps(
+            {"command": "...", "exit_code": 0, "started": "2026-05-20T10:00:00Z", "ended": "2026-05-20T11:00:00Z"}))
     return run
+
+
+def _meta_dirs(run: Path):
+    for step in ("prune", "distill", "convert", "quantize"):
+        yield run / step
+    for step in ("eval", "bench"):
+        yield from sorted(p for p in (run / step).iterdir() if p.is_dir())

@@ -74,7 +74,7 @@ def parse_log(text: str) -> PruneRecord:
     rec = PruneRecord()
     rich = rich_tables(lines)
     plain = any(_SPACE.match(l) or _TOTAL.match(l) for l in lines)
-    has_rich = any(t.title and t.title[0].startswith(("Search Space", "Top ")) for t in rich)
+    has_rich = any(re.search(r"Search Space|Top \d+ Candidates", " ".join(t.title)) for t in rich)
     if plain:
         rec.format = "modelopt-0.44"
     elif has_rich or panel(lines, "Best Subnet") is not None:
@@ -121,10 +121,10 @@ def parse_log(text: str) -> PruneRecord:
             rec.completed = True
     if scored_block is not None:
         rec.candidates = scored_block
-    if rec.format == "modelopt-0.45":
+    if rec.format == "modelopt-0.45" or has_rich:
         _read_rich(rec, lines, rich)
-        if one_indexed:
-            rec.format = "modelopt-0.46"
+    if rec.format == "modelopt-0.45" and one_indexed:
+        rec.format = "modelopt-0.46"
     rec.num_candidates = len(rec.candidates) if rec.candidates else None
     if rec.format is None and not any(p in line for line in lines for p in _PRELUDE):
         raise FormatNotRecognised(
@@ -156,7 +156,7 @@ def _candidate(line: str) -> tuple[Candidate, bool] | None:
 def _read_rich(rec: PruneRecord, lines: list[str], tables) -> None:
     for t in tables:
         title = " ".join(t.title)
-        if title.startswith("Search Space"):
+        if "Search Space" in title:
             if m := _RICH_LIMITS.search(title):
                 rec.width_pct, rec.depth_pct = int(m.group(1)), int(m.group(2))
             for row in t.rows:
@@ -166,7 +166,7 @@ def _read_rich(rec: PruneRecord, lines: list[str], tables) -> None:
                     rec.total_search_space = int(row[1]) if row[1].isdigit() else None
                 elif (v := int_list(row[1])) is not None:
                     rec.search_space[row[0]] = v
-        elif re.match(r"Top \d+ Candidates with Scores", title):
+        elif re.search(r"Top \d+ Candidates with Scores", title):
             cols = [h.lower() for h in t.header]
             cands = []
             for row in t.rows:

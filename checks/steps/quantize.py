@@ -19,6 +19,7 @@ class QuantizeRecord:
     layout: dict[str, str] = field(default_factory=dict)
     checkpoint_bytes: int | None = None
     fp8_fraction: float | None = None  # share of parameters stored as FP8
+    has_tokenizer: bool = False
     completed: bool = False
     checkpoint: HFCheckpoint | None = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -41,6 +42,7 @@ def from_checkpoint(ck: HFCheckpoint) -> QuantizeRecord:
         layout=dict(ck.layout),
         checkpoint_bytes=ck.bytes,
         fp8_fraction=fp8 / total if total else None,
+        has_tokenizer=ck.has_tokenizer,
         checkpoint=ck,
     )
 

@@ -1,0 +1,61 @@
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tutorial_run import build_run  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPECTED = ROOT / "expected" / "full.yaml"
+MUTATIONS = {"tried": 0, "caught": 0, "by_kind": {}}
+
+
+@pytest.fixture(scope="session")
+def pristine_run(tmp_path_factory) -> Path:
+    """The tutorial's own numbers as a run directory; never modify it (use `run`)."""
+    return build_run(tmp_path_factory.mktemp("pristine"))
+
+
+@pytest.fixture
+def run(pristine_run, tmp_path) -> Path:
+    """A private copy of the tutorial run that a test may damage. Sparse shards stay sparse."""
+    dst = tmp_path / "run"
+    shutil.copytree(pristine_run, dst, copy_function=_sparse_copy)
+    return dst
+
+
+def _sparse_copy(src, dst):
+    src, dst = Path(src), Path(dst)
+    if src.suffix == ".safetensors":
+        data = src.open("rb").read(1 << 20)  # header fits in the first MiB in these fixtures
+        with dst.open("wb") as f:
+            f.write(data)
+            f.truncate(src.stat().st_size)
+    else:
+        shutil.copy2(src, dst)
+
+
+@pytest.fixture(scope="session")
+def goldens():
+    from checks import goldens as g
+
+    return g.load(EXPECTED)
+
+
+def record_mutation(kind: str, caught: bool) -> None:
+    MUTATIONS["tried"] += 1
+    MUTATIONS["caught"] += int(caught)
+    k = MUTATIONS["by_kind"].setdefault(kind, [0, 0])
+    k[0] += 1
+    k[1] += int(caught)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MUTATIONS["tried"]:
+        tr = terminalreporter
+        tr.write_sep("-", f"mutation suite: {MUTATIONS['caught']} of {MUTATIONS['tried']} mutations caught")
+        for kind, (t, c) in sorted(MUTATIONS["by_kind"].items()):
+            tr.write_line(f"  {kind:<28} {c:>5} / {t:<5} caught")

@@ -1,0 +1,87 @@
+import math
+
+import pytest
+
+from checks import engine
+from checks.engine import ERROR, FAIL, PASS, SKIP, Context, compare, judge_value
+from checks.goldens import Golden, Tolerance
+
+
+def g(**kw):
+    base = dict(step="bench", id="x", source="test", tol=Tolerance("rel", 0.1), path="runs.a.v", expect=100.0)
+    base.update(kw)
+    return Golden(**base)
+
+
+REC = {"runs": {"a": {"v": 105.0}, "b": {"v": 50.0}}, "layout": {"mlp.up_proj": "F8_E4M3"}}
+
+
+@pytest.mark.parametrize("m,e,tol,status", [
+    (105, 100, Tolerance("rel", 0.05), PASS),
+    (105.01, 100, Tolerance("rel", 0.05), FAIL),
+    (94.9, 100, Tolerance("abs", 5), FAIL),
+    (95, 100, Tolerance("abs", 5), PASS),
+    (float("nan"), 100, Tolerance("abs", 1e9), FAIL),
+    (float("inf"), 100, Tolerance("at_most", 1e9), FAIL),
+    (7e9, None, Tolerance("at_most", 7e9), PASS),
+    (7e9 + 1, None, Tolerance("at_most", 7e9), FAIL),
+    ("12", 12, Tolerance("abs", 1), ERROR),
+    (True, 1, Tolerance("abs", 1), ERROR),
+    ([1, 2], [1, 2], Tolerance("exact"), PASS),
+    ([1, 2], [1, 2, 3], Tolerance("exact"), FAIL),
+    ({"a": 1}, {"a": 1.0}, Tolerance("exact"), PASS),
+    (True, 1, Tolerance("exact"), FAIL),
+])
+def test_compare(m, e, tol, status):
+    assert compare(m, e, tol)[0] == status
+
+
+def test_binomial_width_gpqa():
+    # GPQA Diamond, 198 questions x 8 repeats, p = 0.569: 3 * sqrt(2 * .569 * .431 / 1584) = 5.28 pp
+    assert engine.binomial_width(Tolerance("binomial", n=198, repeats=8, z=3), 56.9) == pytest.approx(5.28, abs=0.01)
+    # The width never collapses to zero, even at 0% or 100%.
+    assert engine.binomial_width(Tolerance("binomial", n=30, repeats=1, z=3), 0.0) > 0
+
+
+def test_greedy_keys_with_dots():
+    v = judge_value(g(path="layout.mlp.up_proj", expect="F8_E4M3", tol=Tolerance("exact")), REC, Context())
+    assert v.status == PASS
+
+
+def test_ratio_and_missing_paths():
+    assert judge_value(g(path=None, ratio=("runs.a.v", "runs.b.v"), expect=2.0), REC, Context()).status == PASS
+    v = judge_value(g(path="runs.c.v"), REC, Context())
+    assert v.status == ERROR and "not found" in v.message
+    assert judge_value(g(path="runs.c.v", optional=True), REC, Context()).status == SKIP
+    # optional skips an absent run, never an absent value inside a run that exists
+    assert judge_value(g(path="runs.a.w", optional=True), REC, Context()).status == ERROR
+
+
+def test_by_gpu_skips_only_when_no_golden_for_that_gpu():
+    gold = g(expect=None, by_gpu={"H100": 100.0})
+    assert judge_value(gold, REC, Context(gpu_model="NVIDIA H100 80GB HBM3")).status == PASS
+    v = judge_value(gold, REC, Context(gpu_model="NVIDIA A100-SXM4-80GB"))
+    assert v.status == SKIP and "no golden for GPU" in v.message
+    assert judge_value(gold, REC, Context()).status == SKIP
+    assert engine.gpu_key("NVIDIA H100 NVL", ["H100", "H100 NVL"]) == "H100 NVL"
+    assert engine.gpu_key("NVIDIA H1000", ["H100"]) is None
+
+
+def test_requires_and_formats_gates():
+    gold = g(requires={"world_size": 768})
+    assert judge_value(gold, REC, Context(world_size={"bench": 8})).status == SKIP
+    assert judge_value(gold, REC, Context(world_size={"bench": 768})).status == PASS
+    assert judge_value(g(formats=["modelopt-0.44"]), REC, Context(), "modelopt-0.46").status == SKIP
+
+
+def test_exit_codes():
+    V = engine.Verdict
+    assert engine.exit_code([V("s", "a", PASS), V("s", "b", SKIP)]) == 0
+    assert engine.exit_code([V("s", "a", PASS), V("s", "b", FAIL)]) == 1
+    assert engine.exit_code([V("s", "a", FAIL), V("s", "b", ERROR)]) == 2
+
+
+def test_nan_never_passes_any_numeric_tolerance():
+    for tol in (Tolerance("abs", math.inf), Tolerance("rel", 1e9), Tolerance("at_least", -math.inf),
+                Tolerance("binomial", n=1, repeats=1, z=1e9)):
+        assert compare(math.nan, 1.0, tol)[0] != PASS
