@@ -184,10 +184,12 @@ def judge_value(g: Golden, record: object, ctx: Context, record_format: str | No
         else:
             v.measured = resolve(record, g.path)
     except _Missing as miss:
-        if g.optional and miss.depth <= 1:
+        errors = (record.get("errors") if isinstance(record, dict) else getattr(record, "errors", None)) or {}
+        broken = any(f"{g.ratio or g.path}.".startswith(f"{k}.") for k in errors) if not g.ratio else \
+            any(f"{p}.".startswith(f"{k}.") for p in g.ratio for k in errors)
+        if g.optional and miss.depth <= 1 and not broken:
             v.status, v.message = SKIP, f"{miss.segment!r} not in this run (optional)"
             return v
-        errors = getattr(record, "errors", None) or {}
         why = "; ".join(f"{k}: {e}" for k, e in errors.items())
         v.message = f"value not found: {g.ratio or g.path} (stopped at {miss.segment!r})" + (f" — {why}" if why else "")
         return v

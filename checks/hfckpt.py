@@ -100,6 +100,7 @@ class HFCheckpoint:
     quantization: dict | None = None
     layout: dict[str, str] = field(default_factory=dict)  # module kind -> dtype (or "mixed:...")
     has_tokenizer: bool = False
+    inconsistencies: list[str] = field(default_factory=list)  # config.json vs tensor shapes
 
 
 # Scales written beside FP8 weights are bookkeeping, not model parameters.
@@ -167,6 +168,7 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
         quantization=quant if isinstance(quant, dict) else None,
         layout=layer_layout(tensors, pattern if isinstance(pattern, str) else None),
         has_tokenizer=any((path / f).is_file() for f in ("tokenizer.json", "tokenizer.model")),
+        inconsistencies=inconsistencies(config, tensors),
     )
 
 
@@ -186,6 +188,40 @@ def _check_index(path: Path, present: set[str]) -> None:
                          expected=f"every shard the index names ({len(wanted)})",
                          found=f"missing: {', '.join(missing)}",
                          hint="the export or copy did not finish; rerun the step")
+
+
+def inconsistencies(config: dict, tensors: list[Tensor]) -> list[str]:
+    """Disagreements between config.json and the weights: a checkpoint loaders would refuse."""
+    out = []
+    shapes = {t.name: t.shape for t in tensors}
+    layers = {int(m.group(1)) for t in tensors if (m := re.match(r"^(?:model\.|backbone\.)?layers\.(\d+)\.", t.name))}
+    n, hidden, pattern = config.get("num_hidden_layers"), config.get("hidden_size"), config.get("hybrid_override_pattern")
+    if layers and n != len(layers):
+        out.append(f"num_hidden_layers {n} but weights for {len(layers)} layers")
+    if isinstance(pattern, str) and layers and len(pattern) != len(layers):
+        out.append(f"hybrid_override_pattern has {len(pattern)} layers but weights have {len(layers)}")
+    for name, shape in shapes.items():
+        if name.endswith(("embeddings.weight", "embed_tokens.weight")) and len(shape) == 2:
+            if shape[1] != hidden:
+                out.append(f"hidden_size {hidden} but {name} is {list(shape)}")
+            if config.get("vocab_size") not in (None, shape[0]):
+                out.append(f"vocab_size {config.get('vocab_size')} but {name} is {list(shape)}")
+    for name, shape in shapes.items():
+        m = _LAYER.match(name)
+        if not m or len(shape) != 2:
+            continue
+        sub = m.group(2)
+        want = {"up_proj": (config.get("intermediate_size"), hidden), "down_proj": (hidden, config.get("intermediate_size")),
+                "out_proj": (hidden, _mul(config.get("mamba_num_heads"), config.get("mamba_head_dim")))}.get(sub)
+        if want and tuple(shape) != want:
+            out.append(f"{name} is {list(shape)}, config implies {list(want)}")
+            if len(out) > 20:
+                break
+    return out
+
+
+def _mul(a: object, b: object) -> int | None:
+    return a * b if isinstance(a, int) and isinstance(b, int) else None
 
 
 def layer_layout(tensors: list[Tensor], pattern: str | None) -> dict[str, str]:

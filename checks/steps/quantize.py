@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from checks import rundir
 from checks.errors import CheckError
 from checks.hfckpt import HFCheckpoint, load_hf_checkpoint
+
+
+# hf_ptq.py's last line: the whole line, so a log cut inside it does not count as finished.
+_DONE = re.compile(r"Quantized model exported to: \S+\. Total time used [\d.]+s\s*$", re.MULTILINE)
 
 
 @dataclass
@@ -57,5 +62,5 @@ def load(path: Path) -> QuantizeRecord:
         rec = QuantizeRecord(errors={"checkpoint": e.render()})
     log = path / rundir.LOG
     if log.exists():
-        rec.completed = "Quantized model exported to:" in rundir.read_text(log)
+        rec.completed = _DONE.search(rundir.read_text(log)) is not None
     return rec
