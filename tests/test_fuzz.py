@@ -1,0 +1,89 @@
+"""Arbitrary text never crashes a parser: it returns a record or raises CheckError (shown as ERROR)."""
+
+from __future__ import annotations
+
+import struct
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checks.errors import CheckError
+from checks.hfckpt import read_safetensors_header
+from checks.steps import bench, distill, eval_, prune
+from checks.textparse import panel, rich_tables
+from tutorial_run import bench_log, distill_log, prune_log
+
+EXAMPLES = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+REAL = (prune_log("modelopt-0.44") + prune_log("modelopt-0.46") + distill_log(train_iters=200) + bench_log(7.8, 1147)).split("\n")
+
+
+def _mangle(line: str, cut: int, junk: str) -> str:
+    cut = cut % (len(line) + 1)
+    return line[:cut] + junk + line[cut:]
+
+
+# Real log lines, cut and spliced with arbitrary text: reaches deep into the parsers' branches.
+lines = st.one_of(st.sampled_from(REAL), st.builds(_mangle, st.sampled_from(REAL), st.integers(0, 400), st.text(max_size=12)),
+                  st.text(max_size=80))
+logs = st.one_of(st.text(), st.lists(lines, max_size=60).map("\n".join))
+
+
+def _survives(fn, *args):
+    try:
+        fn(*args)
+    except CheckError:
+        pass
+
+
+@EXAMPLES
+@given(logs)
+def test_prune_parser(text):
+    _survives(prune.parse_log, text)
+
+
+@EXAMPLES
+@given(logs)
+def test_distill_parser(text):
+    _survives(distill.parse_log, text)
+
+
+@EXAMPLES
+@given(logs)
+def test_bench_parser(text):
+    _survives(bench.parse_log, text)
+
+
+@EXAMPLES
+@given(logs)
+def test_rich_readers(text):
+    from checks.textparse import clean
+
+    rich_tables(clean(text))
+    panel(clean(text), "Best Subnet")
+
+
+yaml_like = st.recursive(st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=10)),
+                         lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=8), kids, max_size=4)),
+                         max_leaves=20)
+
+
+@EXAMPLES
+@given(st.one_of(st.text(), yaml_like.map(lambda d: __import__("yaml").safe_dump({"results": {"tasks": d}}))))
+def test_results_yml_parser(text):
+    _survives(eval_.parse_results_yml, text)
+
+
+@EXAMPLES
+@given(st.one_of(st.text(), yaml_like.map(lambda d: __import__("json").dumps({"results": d}, allow_nan=True))))
+def test_lm_eval_parser(text):
+    _survives(eval_.parse_lm_eval_json, text)
+
+
+@EXAMPLES
+@given(st.one_of(st.binary(max_size=200),
+                 st.builds(lambda n, body: struct.pack("<Q", n) + body, st.integers(0, 2**64 - 1), st.binary(max_size=200)),
+                 yaml_like.map(lambda d: (lambda raw: struct.pack("<Q", len(raw)) + raw)(__import__("json").dumps(d).encode()))))
+def test_safetensors_header_reader(tmp_path_factory, data):
+    p = tmp_path_factory.mktemp("fz") / "x.safetensors"
+    p.write_bytes(data)
+    _survives(read_safetensors_header, p)
