@@ -1,0 +1,96 @@
+# Reproduce NVIDIA's "Nemotron-Nano-9B-v2: Prune + Distill + Quantize + vLLM Deployment" tutorial.
+# Each step is a stamp file written only when the step exits 0: `make reproduce` after a failure
+# resumes at the failed step. `make -n <target>` shows the real commands; `make plan` the cost.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+# ---- variables (override on the command line: make reproduce RUN=try2 RUNNER=slurm) ----
+PROFILE       ?= full
+RUN           ?= $(PROFILE)
+RUNNER        ?= docker
+MODELOPT_REF  ?= 0.44.0
+IMAGE         ?= nemotron-repro:modelopt-$(MODELOPT_REF)
+HF_HOME       ?= $(HOME)/.cache/huggingface
+DATA_ROOT     ?= data
+MODELOPT_DIR  ?= /opt/Model-Optimizer
+NODES         ?=
+GPUS_PER_NODE ?=
+SLURM_HOST    ?=
+SLURM_ACCOUNT ?=
+SLURM_ARGS    ?=
+BENCH_EXTRA   ?= 0
+PREFLIGHT_SKIP ?=
+export PREFLIGHT_SKIP
+VENV          ?= .venv
+
+RUNS      ?= runs
+RUN_DIR   := $(RUNS)/$(RUN)
+PY        := $(VENV)/bin/python
+KIT_READY := $(VENV)/.kit-installed
+KIT        = $(PY) scripts/kit.py --run-dir $(RUN_DIR) --profile $(PROFILE) --runner $(RUNNER) --image $(IMAGE) \
+             --hf-home $(HF_HOME) --data-root $(DATA_ROOT) --modelopt-dir $(MODELOPT_DIR) \
+             $(if $(NODES),--nodes $(NODES)) $(if $(GPUS_PER_NODE),--gpus-per-node $(GPUS_PER_NODE)) \
+             $(if $(SLURM_HOST),--slurm-host $(SLURM_HOST)) $(if $(SLURM_ACCOUNT),--slurm-account $(SLURM_ACCOUNT)) \
+             $(foreach a,$(SLURM_ARGS),--slurm-arg=$(a))
+stamps     = $(foreach u,$(1),$(RUN_DIR)/$(u)/.done)
+
+ifeq ($(wildcard recipes/profiles/$(PROFILE).yaml),)
+$(error PROFILE=$(PROFILE) is unknown: expected one of $(basename $(notdir $(wildcard recipes/profiles/*.yaml))))
+endif
+
+# The profile's steps become stamp rules (UNITS_* lists too); regenerated when the profile changes.
+UNITS_MK := $(VENV)/units-$(PROFILE).mk
+include $(UNITS_MK)
+$(UNITS_MK): recipes/profiles/$(PROFILE).yaml scripts/kit.py | $(KIT_READY)
+	$(PY) scripts/kit.py --run-dir $(RUN_DIR) --profile $(PROFILE) mk > $@.tmp && mv $@.tmp $@
+
+$(KIT_READY): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -e . > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	touch $@
+
+.PHONY: help image lock image-check data prune distill convert eval quantize bench-bf16 bench-fp8 bench \
+        reproduce check plan test preflight
+
+help: ## list the targets (this text)
+	@echo "Targets (variables: RUN=$(RUN) PROFILE=$(PROFILE) RUNNER=$(RUNNER) IMAGE=$(IMAGE) NODES GPUS_PER_NODE HF_HOME):"
+	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/^([a-z0-9-]+):.*## /\1\t/' | \
+	  awk -F'\t' '{ printf "  %-12s %s\n", $$1, $$2 }'
+
+image: ## build the pinned image (MODELOPT_REF selects Model-Optimizer; IMAGE names it)
+	$(PY) scripts/image.py build --image $(IMAGE) --modelopt-ref $(MODELOPT_REF)
+
+lock: ## pin the base image by digest into image.lock (needs access to nvcr.io)
+	$(PY) scripts/image.py lock
+
+image-check: ## inside the image: versions, Model-Optimizer ref, script paths, vLLM venv
+	$(PY) scripts/image.py check --image $(IMAGE) --modelopt-ref $(MODELOPT_REF)
+
+data: $(call stamps,$(UNITS_data)) ## tokenize the 12-dataset distillation blend (CPU, hours)
+prune: $(call stamps,$(UNITS_prune)) ## Minitron pruning 9B -> 7B (1 node x 8 GPUs, ~1 h)
+distill: $(call stamps,$(UNITS_distill)) ## knowledge distillation (96 nodes x 8 GPUs, ~12 h; NODES=1 allowed)
+convert: $(call stamps,$(UNITS_convert)) ## export distillation iteration 12800 to Hugging Face format
+eval: $(call stamps,$(UNITS_eval)) ## NeMo Evaluator on the converted checkpoint (Slurm: SLURM_HOST, SLURM_ACCOUNT)
+quantize: $(call stamps,$(UNITS_quantize)) ## FP8 PTQ with the conservative config (1 node x 8 GPUs, minutes)
+bench-bf16: $(call stamps,$(UNITS_bench_bf16)) ## vllm bench throughput: official 9B and pruned 7B, BF16 (1 H100)
+bench-fp8: $(call stamps,$(UNITS_bench_fp8)) ## vllm bench throughput: pruned 7B FP8 (1 H100)
+bench: bench-bf16 bench-fp8 $(if $(filter 1,$(BENCH_EXTRA)),$(call stamps,$(UNITS_bench_extra))) ## both (BENCH_EXTRA=1: also 9B-FP8 and 12B)
+
+reproduce: $(call stamps,$(UNITS_all)) ## every step in order, then `make check`
+	$(MAKE) --no-print-directory check
+
+check: | $(KIT_READY) ## judge runs/RUN against expected/PROFILE.yaml (writes report.json, report.xml)
+	$(PY) -m checks verify $(RUN_DIR) --expected expected/$(PROFILE).yaml --json $(RUN_DIR)/report.json --junit $(RUN_DIR)/report.xml
+
+plan: | $(KIT_READY) ## print each step's command, resources and GPU-hours (nothing runs)
+	$(KIT) plan
+
+preflight: | $(KIT_READY) ## check what every step of the profile needs, without running anything
+	@rc=0; for u in $(UNITS_all); do $(KIT) preflight $$u || rc=2; done; exit $$rc
+
+test: ## run the kit's tests (no GPU needed)
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pytest -q

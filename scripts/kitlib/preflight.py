@@ -1,0 +1,106 @@
+"""Before an expensive step: check what it needs and stop with one list of everything missing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from kitlib.profile import Unit
+from kitlib.runner import STAMP, Config, child_env
+
+
+def _run(argv: list[str], timeout: int = 30) -> tuple[int, str]:
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return p.returncode, (p.stdout + p.stderr).strip()
+    except FileNotFoundError:
+        return 127, f"{argv[0]}: command not found"
+    except subprocess.TimeoutExpired:
+        return 124, f"{' '.join(argv)} did not answer within {timeout} s"
+
+
+def docker_problems(image: str | None) -> list[str]:
+    out = []
+    if not shutil.which("docker"):
+        return ["no docker CLI on PATH: install Docker, or use RUNNER=local inside the image / RUNNER=slurm"]
+    code, msg = _run(["docker", "info", "--format", "{{json .Runtimes}}"])
+    if code != 0:
+        return [f"no Docker engine reachable (`docker info` failed: {msg.splitlines()[-1] if msg else code}); "
+                "start the Docker daemon or check DOCKER_HOST, or use RUNNER=slurm"]
+    if "nvidia" not in msg:
+        out.append("the Docker engine has no NVIDIA runtime (`docker info` lists none); install the NVIDIA "
+                   "Container Toolkit and restart Docker")
+    if image:
+        code, _ = _run(["docker", "image", "inspect", image])
+        if code != 0:
+            out.append(f"image {image} is not built here; run `make image` (needs access to nvcr.io)")
+    return out
+
+
+def gpus() -> list[str]:
+    code, out = _run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"])
+    return [l.strip() for l in out.splitlines() if l.strip()] if code == 0 else []
+
+
+CHECKS = ("engine", "gpus", "hf_token", "inputs", "disk")
+
+
+def problems(cfg: Config, unit: Unit, units: list[Unit], skip: set[str] = frozenset()) -> list[str]:
+    """Everything the unit needs that is missing. `skip` names checks the user chose to bypass."""
+    found = {c: [] for c in CHECKS}
+    _collect(cfg, unit, units, found)
+    for c in sorted(skip & set(CHECKS)):
+        if found[c]:
+            print(f"[kit] preflight: skipping the {c} check (PREFLIGHT_SKIP): {'; '.join(found[c])}")
+    return [p for c in CHECKS if c not in skip for p in found[c]]
+
+
+def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[str]]) -> None:
+    out = found["engine"]
+    if cfg.runner == "docker":
+        out += docker_problems(cfg.image)
+    elif cfg.runner == "slurm":
+        for tool in ("sbatch", "srun", "scontrol"):
+            if not shutil.which(tool):
+                out.append(f"no `{tool}` on PATH: RUNNER=slurm needs a Slurm client (login node)")
+    if unit.nodes > 1 and cfg.runner != "slurm":
+        out.append(f"{unit.name} needs {unit.nodes} nodes x {unit.gpus_per_node} GPUs: use RUNNER=slurm, "
+                   f"or NODES=1 to run it on one node (the tutorial allows it, at {unit.nodes}x the time)")
+    if unit.gpus_per_node and cfg.runner in ("local", "docker") and unit.nodes == 1:
+        seen = gpus()
+        if len(seen) < unit.gpus_per_node:
+            found["gpus"].append(f"{unit.name} needs {unit.gpus_per_node} GPUs on this machine; nvidia-smi sees {len(seen)}"
+                                 + (f" ({', '.join(sorted(set(seen)))})" if seen else ""))
+        elif unit.gpu_model and not any(unit.gpu_model in g for g in seen):
+            print(f"[kit] note: {unit.name}'s goldens are for {unit.gpu_model}; this machine has {seen[0]}: "
+                  "absolute figures will be SKIPped, ratios still judged")
+    env = child_env(cfg)
+    out = found["hf_token"]
+    if unit.hf_token and not env.get("HF_TOKEN"):
+        out.append(f"{unit.name} downloads gated models or datasets: set HF_TOKEN, or run `hf auth login` "
+                   f"(token file under {cfg.hf_home})")
+    if unit.step == "eval":
+        out = found["inputs"]
+        for var in ("SLURM_HOST", "SLURM_ACCOUNT"):
+            if not (cfg.ctx.get(var) or env.get(var)):
+                out.append(f"eval submits through nemo-evaluator-launcher's Slurm executor: set {var} "
+                           f"(make eval {var}=...)")
+    out = found["inputs"]
+    for dep in unit.after:
+        deps = [u for u in units if u.name == dep or u.step == dep]
+        for d in deps:
+            if not (cfg.run_dir / d.name / STAMP).exists():
+                out.append(f"{unit.name} needs {d.name} first: run `make {d.step}` (no {cfg.run_dir / d.name / STAMP})")
+    where = Path(cfg.ctx["DATA_ROOT"]) if unit.step == "data" else cfg.run_dir
+    free = shutil.disk_usage(_existing(where)).free / 2**30
+    if free < unit.disk_gib:
+        found["disk"].append(f"{unit.name} writes up to ~{unit.disk_gib:.0f} GiB; {free:.0f} GiB free under {where} "
+                             "(free space, or PREFLIGHT_SKIP=disk if you know better)")
+
+
+def _existing(p: Path) -> Path:
+    p = p.resolve()
+    while not p.exists():
+        p = p.parent
+    return p

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Test doubles of the GPU tools the recipes call. They live in tests/ only, are put on PATH only by
+tests, and behave like the upstream tools where the kit depends on it: the same log lines, the same
+files, the same failures for the invocations the errata exist for."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import tutorial_run as T  # noqa: E402
+
+LOG = os.environ.get("DOUBLE_CALLS")
+
+
+def called(name: str) -> None:
+    if LOG:
+        with open(LOG, "a") as f:
+            f.write(name + "\n")
+
+
+def maybe_fail(name: str) -> None:
+    if os.environ.get("DOUBLE_FAIL_AT") == name:
+        print(f"RuntimeError: injected failure in {name}", flush=True)
+        sys.exit(1)
+
+
+def arg(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+def echo_env() -> None:
+    # Real tools print their environment in places (e.g. Slurm, error dumps): the kit must redact.
+    for k in ("HF_TOKEN", "API_KEY"):
+        if os.environ.get(k):
+            print(f"{k}={os.environ[k]}")
+
+
+def torchrun(argv: list[str]) -> int:
+    script = next(a for a in argv if a.endswith(".py"))
+    if not Path(script.replace("/opt/Model-Optimizer", os.environ.get("MODELOPT_DIR", "/opt/Model-Optimizer"))).exists():
+        print(f"python: can't open file '{script}': [Errno 2] No such file or directory", flush=True)
+        return 2
+    name = Path(script).stem
+    called(name)
+    echo_env()
+    if name == "prune_minitron":
+        maybe_fail("prune")
+        out = Path(arg(argv, "--output_hf_path"))
+        print(T.prune_log(os.environ.get("DOUBLE_PRUNE_FORMAT", "modelopt-0.44")), flush=True)
+        T.write_checkpoint(out, T.PRUNED_7B)
+        return 0
+    if name == "distill":
+        i = argv.index("--data_paths")
+        paths = []
+        for a in argv[i + 1:]:
+            if a.startswith("--"):
+                break
+            paths.append(a)
+        if len(paths) % 2 == 1 or len(paths) < 2:
+            print(f"ValueError: data_paths {paths!r}: expected weight/prefix pairs", flush=True)
+            return 1
+        out = Path(arg(argv, "--output_dir")) / "checkpoints"
+        out.mkdir(parents=True, exist_ok=True)
+        total, interval = int(arg(argv, "--train_iters")), int(arg(argv, "--eval_interval"))
+        log = T.distill_log(train_iters=total).split("\n")
+        slow = float(os.environ.get("DOUBLE_SLEEP", "0"))
+        for line in log:
+            print(line, flush=True)
+            if "successfully saved checkpoint from iteration" in line:
+                it = int(line.split("iteration")[1].split()[0])
+                (out / f"iter_{it:07d}").mkdir(exist_ok=True)
+                (out / f"iter_{it:07d}" / "common.pt").write_text("x")
+                (out / "latest_checkpointed_iteration.txt").write_text(str(it))
+                kept = sorted(out.glob("iter_*"))
+                for old in kept[:-5]:  # Megatron-Bridge most_recent_k=5
+                    import shutil
+
+                    shutil.rmtree(old)
+                time.sleep(slow)
+                if os.environ.get("DOUBLE_FAIL_AT") == "distill" and it >= 800:
+                    maybe_fail("distill")
+        return 0
+    print(f"unexpected torchrun script {script}")
+    return 2
+
+
+def python(argv: list[str]) -> int:
+    if argv and argv[0].endswith("convert_checkpoints.py"):
+        called("convert")
+        maybe_fail("convert")
+        src = Path(arg(argv, "--megatron-path"))
+        if not src.is_dir():
+            print(f"FileNotFoundError: {src}", flush=True)
+            return 1
+        T.write_checkpoint(Path(arg(argv, "--hf-path")), T.PRUNED_7B)
+        print("Successfully exported model to HF format")
+        return 0
+    if argv and argv[0].endswith("hf_ptq.py"):
+        called("quantize")
+        maybe_fail("quantize")
+        ptq = Path(argv[0].replace("/opt/Model-Optimizer", os.environ.get("MODELOPT_DIR", "/opt/Model-Optimizer")))
+        if '"fp8": mtq.MAMBA_MOE_FP8_CONSERVATIVE_CFG,' not in ptq.read_text():
+            print("double: hf_ptq.py was not patched", flush=True)
+            return 3
+        out = Path(arg(argv, "--export_path"))
+        quant = {"producer": {"name": "modelopt", "version": "0.44.0"},
+                 "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None, "exclude_modules": ["lm_head"]}}
+        T.write_checkpoint(out, T.PRUNED_7B, fp8=T.FP8_KINDS, quant=quant)
+        print(f"Quantized model exported to: {out}. Total time used 81.4s", flush=True)
+        return 0
+    if argv[:2] == ["-m", "modelopt.torch.utils.plugins.megatron_preprocess_data"]:
+        called("data")
+        maybe_fail("data")
+        out = Path(arg(argv, "--output_dir"))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "tokenized.bin").write_text("")
+        print("Tokenized 1,234,567 tokens")
+        return 0
+    if argv[:4] == ["-m", "pip", "show", "nemo-evaluator-launcher"]:
+        print("Name: nemo-evaluator-launcher\nVersion: 0.1.90")
+        return 0
+    os.execvp("python3", ["python3", *argv])
+
+
+def vllm(argv: list[str]) -> int:
+    model = arg(argv, "--model")
+    variant = {"nvidia/NVIDIA-Nemotron-Nano-9B-v2": "9b-bf16", "nvidia/NVIDIA-Nemotron-Nano-9B-v2-FP8": "9b-fp8",
+               "nvidia/NVIDIA-Nemotron-Nano-12B-v2": "12b-bf16"}.get(model)
+    if variant is None:
+        variant = "7b-fp8" if "fp8" in model else "7b-bf16"
+        if not Path(model, "config.json").exists():
+            print(f"OSError: {model} is not a checkpoint", flush=True)
+            return 1
+    called(f"bench/{variant}")
+    maybe_fail(f"bench/{variant}")
+    mem, tps = T.BENCH[variant]
+    print(T.bench_log(mem, tps), flush=True)
+    return 0
+
+
+def launcher(argv: list[str]) -> int:
+    called("eval")
+    maybe_fail("eval")
+    out = Path(os.environ["SLURM_JOB_DIR"])
+    scores = T.EVAL_ROWS["iter_12800"]
+    T.write_eval(out, scores)
+    (out / "lm_eval").rename(out / "lm_eval_from_double")  # lm_eval writes this part
+    print("Invocation 8a1f: all 6 jobs finished")
+    return 0
+
+
+def lm_eval(argv: list[str]) -> int:
+    out = Path(arg(argv, "--output_path"))
+    src = out.parent / "lm_eval_from_double"
+    src.rename(out)
+    print("|mmlu|5|acc|0.722|")
+    return 0
+
+
+def hf(argv: list[str]) -> int:
+    Path(arg(argv, "--local-dir"), "data").mkdir(parents=True, exist_ok=True)
+    return 0
+
+
+def nvidia_smi(argv: list[str]) -> int:
+    n = int(os.environ.get("DOUBLE_GPUS", "8"))
+    if any(a.startswith("--query-gpu=name,driver_version") for a in argv):
+        for _ in range(n):
+            print("NVIDIA H100 80GB HBM3, 580.159.04, 81559")
+    elif any(a.startswith("--query-gpu=name") for a in argv):
+        for _ in range(n):
+            print("NVIDIA H100 80GB HBM3")
+    elif "-l" in argv:
+        print("2026/05/20 10:00:00.000, 0, NVIDIA H100 80GB HBM3, 61234, 81559", flush=True)
+        time.sleep(3600)
+    return 0
+
+
+TOOLS = {"torchrun": torchrun, "python": python, "vllm": vllm, "nemo-evaluator-launcher": launcher,
+         "lm_eval": lm_eval, "hf": hf, "nvidia-smi": nvidia_smi}
+
+if __name__ == "__main__":
+    sys.exit(TOOLS[Path(sys.argv[0]).name](sys.argv[1:]))

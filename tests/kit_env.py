@@ -1,0 +1,50 @@
+"""Helpers for tests that drive the Makefile with the test doubles on PATH."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOUBLES = ROOT / "tests" / "doubles" / "bin"
+SECRET = "hf_TopSecretToken123"
+
+
+def path() -> str:
+    """Doubles first, then this interpreter's bin (so `python3` has the kit's packages), then the rest."""
+    import sys
+
+    return f"{DOUBLES}:{Path(sys.executable).parent}:{os.environ['PATH']}"
+
+
+def fake_modelopt(d: Path) -> Path:
+    """The files of a Model-Optimizer checkout the recipes touch (the doubles never run them)."""
+    for rel in ("examples/megatron_bridge/prune_minitron.py", "examples/megatron_bridge/distill.py"):
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        (d / rel).write_text("# placeholder\n")
+    ptq = d / "examples/llm_ptq/hf_ptq.py"
+    ptq.parent.mkdir(parents=True)
+    ptq.write_text('QUANT_CFG_CHOICES = {\n    "int8": mtq.INT8_DEFAULT_CFG,\n    "fp8": mtq.FP8_DEFAULT_CFG,\n}\n')
+    (d / "examples/pruning/minitron/NVIDIA-Nemotron-Nano-9B-v2").mkdir(parents=True)
+    return d
+
+
+def make(tmp: Path, *targets: str, env_extra: dict | None = None, check: bool = False, timeout: int = 600,
+         **variables: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "API_KEY": "sk-AlsoSecret99",
+           "DOUBLE_CALLS": str(tmp / "calls.log"), "KIT_KEEP_POLL_S": "0.01", "DOUBLE_SLEEP": "0.05",
+           "MODELOPT_DIR": str(tmp / "modelopt"), "PREFLIGHT_SKIP": "disk", **(env_extra or {})}
+    if not (tmp / "modelopt").exists():
+        fake_modelopt(tmp / "modelopt")
+    args = dict(RUNNER="local", RUNS=str(tmp / "runs"), RUN="e2e", MODELOPT_DIR=str(tmp / "modelopt"),
+                DATA_ROOT=str(tmp / "data"), HF_HOME=str(tmp / "hf"), NODES="1", SLURM_HOST="login1",
+                SLURM_ACCOUNT="acct")
+    args.update(variables)
+    cmd = ["make", "--no-print-directory", *targets, *(f"{k}={v}" for k, v in args.items())]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=check)
+
+
+def calls(tmp: Path) -> list[str]:
+    p = tmp / "calls.log"
+    return p.read_text().split() if p.exists() else []

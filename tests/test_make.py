@@ -1,0 +1,166 @@
+"""The Makefile end to end with test doubles of the GPU tools: plans, runs, failures, resume, secrets."""
+
+import json
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from kit_env import ROOT, SECRET, calls, make, path
+
+TARGETS = ["help", "image", "data", "prune", "distill", "convert", "eval", "quantize", "bench-bf16", "bench-fp8",
+           "bench", "reproduce", "check", "plan", "test"]
+
+
+def test_help_lists_every_target():
+    p = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, check=True)
+    listed = set(re.findall(r"^  ([a-z0-9-]+) ", p.stdout, re.M))
+    assert set(TARGETS) <= listed, set(TARGETS) - listed
+
+
+def test_dry_run_shows_the_real_commands_in_order(tmp_path):
+    p = make(tmp_path, "-n", "reproduce", check=True)
+    runs = re.findall(r"^# (\S+) runs: (.*)$", p.stdout, re.M)
+    assert [u for u, _ in runs] == ["data", "prune", "distill", "convert", "eval/iter_12800", "quantize",
+                                    "bench/9b-bf16", "bench/7b-bf16", "bench/7b-fp8"]
+    cmd = dict(runs)
+    assert cmd["prune"].startswith("torchrun --nproc_per_node 8 /opt/Model-Optimizer/examples/megatron_bridge/prune_minitron.py")
+    assert "/examples/megatron_bridge/distill.py" in cmd["distill"] and "distill_minitron" not in cmd["distill"]
+    assert "--megatron-path " in cmd["convert"] and "/checkpoints/iter_0012800 " in cmd["convert"]
+    assert cmd["bench/7b-fp8"].startswith("vllm bench throughput --model ") and "/quantize/hf_fp8 " in cmd["bench/7b-fp8"]
+    assert "checks verify" in p.stdout
+    assert not (tmp_path / "runs").exists()  # nothing ran
+
+
+def test_plan_prints_resources_and_gpu_hours(tmp_path):
+    p = make(tmp_path, "plan", check=True, NODES="")
+    assert "== distill [to run]  96 nodes x 8 GPU, ~12 h, 9,216.0 GPU-h" in p.stdout
+    assert "== prune [to run]  1 node x 8 GPU, ~1 h, 8.0 GPU-h  (tutorial §2" in p.stdout
+    assert "deviation distill-script-name (erratum)" in p.stdout
+    total = float(re.search(r"Total: ([\d,.]+) GPU-hours", p.stdout).group(1).replace(",", ""))
+    assert 9_400 < total < 9_500
+
+
+def test_reproduce_with_doubles_then_resume_after_a_failure(tmp_path):
+    p = make(tmp_path, "reproduce", env_extra={"DOUBLE_FAIL_AT": "quantize"})
+    assert p.returncode != 0
+    run = tmp_path / "runs" / "e2e"
+    assert (run / "convert" / ".done").exists() and not (run / "quantize" / ".done").exists()
+    meta = json.loads((run / "quantize" / "step.json").read_text())
+    assert meta["exit_code"] == 1 and "injected failure" in (run / "quantize" / "step.log").read_text()
+    before = calls(tmp_path)
+    assert before.count("prune_minitron") == 1 and before.count("distill") == 1
+
+    p = make(tmp_path, "reproduce")
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
+    after = calls(tmp_path)[len(before):]
+    assert "prune_minitron" not in after and "distill" not in after and "convert" not in after
+    assert after.count("quantize") == 1
+    # the failed attempt is kept, not overwritten
+    assert "injected failure" in (run / "quantize" / "attempts" / "1" / "step.log").read_text()
+    # `make check` ran at the end and judged the run
+    assert "PASS" in p.stdout and (run / "report.json").exists()
+    report = json.loads((run / "report.json").read_text())
+    bad = [v for v in report["verdicts"] if v["status"] not in ("PASS", "SKIP")]
+    assert not bad, bad
+    # the iteration the tutorial converts survived the trainer's checkpoint rotation
+    ckpts = run / "distill" / "output" / "checkpoints"
+    assert (ckpts / "iter_0012800").is_dir() and not (ckpts / "iter_0012000").exists()
+    assert (run / "convert" / "hf_iter_12800").is_symlink() and (run / "quantize" / "hf_fp8" / "config.json").exists()
+
+    m = json.loads((run / "manifest.json").read_text())
+    assert m["gpu"]["model"] == "NVIDIA H100 80GB HBM3" and m["steps"]["quantize"]["exit_code"] == 0
+    assert {"distill-script-name", "distill-data-blend-quoting", "convert-megatron-iteration-padding",
+            "quantize-fp8-conservative", "eval-fill-fields"} <= set(m["errata"])
+    assert "[kit] erratum distill-script-name" in (run / "distill" / "step.log").read_text()
+    assert "[kit] patch quantize-fp8-conservative" in (run / "quantize" / "step.log").read_text()
+
+    # secrets: never in a log, a manifest, a rendered script or a report
+    leaked = [str(f) for f in run.rglob("*") if f.is_file() and f.stat().st_size < 50_000_000
+              and not f.name.endswith(".safetensors") and (SECRET in f.read_text(errors="replace")
+                                                           or "sk-AlsoSecret99" in f.read_text(errors="replace"))]
+    assert not leaked
+    assert "HF_TOKEN=***" in (run / "prune" / "step.log").read_text()
+
+
+def test_killed_step_resumes_without_redoing_finished_steps(tmp_path):
+    env = {"DOUBLE_SLEEP": "0.3"}
+    import os
+
+    from kit_env import make as _make  # noqa: F401
+
+    args = ["make", "--no-print-directory", "distill", "RUNNER=local", f"RUNS={tmp_path / 'runs'}", "RUN=e2e",
+            f"MODELOPT_DIR={tmp_path / 'modelopt'}", f"DATA_ROOT={tmp_path / 'data'}", f"HF_HOME={tmp_path / 'hf'}", "NODES=1"]
+    from kit_env import fake_modelopt
+
+    fake_modelopt(tmp_path / "modelopt")
+    full_env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "PREFLIGHT_SKIP": "disk",
+                "DOUBLE_CALLS": str(tmp_path / "calls.log"), "KIT_KEEP_POLL_S": "0.01",
+                "MODELOPT_DIR": str(tmp_path / "modelopt"), **env}
+    proc = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    log = tmp_path / "runs" / "e2e" / "distill" / "step.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and "successfully saved checkpoint" in log.read_text()):
+        time.sleep(0.2)
+    assert log.exists(), proc.stdout.read().decode()[-3000:]
+    import os as _os
+
+    _os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run = tmp_path / "runs" / "e2e"
+    assert (run / "prune" / ".done").exists() and not (run / "distill" / ".done").exists()
+    before = calls(tmp_path)
+    full_env["DOUBLE_SLEEP"] = "0"
+    p = subprocess.run(args, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:]
+    after = calls(tmp_path)[len(before):]
+    assert after == ["distill"] and (run / "distill" / ".done").exists()
+    assert (run / "distill" / "attempts" / "1" / "step.log").exists()
+
+
+def kit(tmp_path, *args, env_extra=None):
+    import os
+    import sys
+
+    from kit_env import fake_modelopt
+
+    if not (tmp_path / "modelopt").exists():
+        fake_modelopt(tmp_path / "modelopt")
+    env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "DOUBLE_CALLS": str(tmp_path / "calls.log"),
+           **(env_extra or {})}
+    argv = [sys.executable, "scripts/kit.py", "--run-dir", str(tmp_path / "runs" / "e2e"), "--runner", "local",
+            "--modelopt-dir", str(tmp_path / "modelopt"), "--data-root", str(tmp_path / "data"),
+            "--hf-home", str(tmp_path / "hf"), *args]
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_preflight_stops_before_launching(tmp_path):
+    p = make(tmp_path, "prune", RUNNER="docker")
+    assert p.returncode == 2 or "Error 2" in p.stderr
+    assert "nothing was launched" in p.stderr and "Docker engine" in p.stderr
+    assert calls(tmp_path) == [] and not (tmp_path / "runs" / "e2e" / "prune" / "step.log").exists()
+    p = kit(tmp_path, "step", "distill", env_extra={"HF_TOKEN": ""})
+    assert p.returncode == 2
+    for needle in ("needs 96 nodes x 8 GPUs: use RUNNER=slurm, or NODES=1", "set HF_TOKEN", "run `make prune`",
+                   "run `make data`"):
+        assert needle in p.stderr, (needle, p.stderr)
+    p = kit(tmp_path, "step", "eval/iter_12800")
+    assert "set SLURM_HOST" in p.stderr and "set SLURM_ACCOUNT" in p.stderr
+    assert calls(tmp_path) == []
+
+
+def test_gpu_count_is_checked_and_preflight_skip_is_validated(tmp_path):
+    p = kit(tmp_path, "preflight", "prune", env_extra={"DOUBLE_GPUS": "2"})
+    assert p.returncode == 2 and "needs 8 GPUs on this machine; nvidia-smi sees 2 (NVIDIA H100 80GB HBM3)" in p.stderr
+    p = kit(tmp_path, "preflight", "prune", env_extra={"PREFLIGHT_SKIP": "dsik"})
+    assert p.returncode == 2 and "PREFLIGHT_SKIP=dsik: expected any of" in p.stderr
+
+
+def test_unknown_profile_and_step_are_clear_errors(tmp_path):
+    p = kit(tmp_path, "show", "distil")
+    assert p.returncode == 2 and "no step 'distil' in this profile" in p.stderr
+    p = make(tmp_path, "plan", PROFILE="nope")
+    assert p.returncode != 0 and "PROFILE=nope is unknown: expected one of full" in p.stderr
