@@ -20,14 +20,14 @@ def _run(argv: list[str], timeout: int = 30) -> tuple[int, str]:
         return 124, f"{' '.join(argv)} did not answer within {timeout} s"
 
 
-def docker_problems(image: str | None) -> list[str]:
+def docker_problems(image: str | None, alternative: str = "") -> list[str]:
     out = []
     if not shutil.which("docker"):
-        return ["no docker CLI on PATH: install Docker, or use RUNNER=local inside the image / RUNNER=slurm"]
+        return ["no docker CLI on PATH: install Docker" + alternative]
     code, msg = _run(["docker", "info", "--format", "{{json .Runtimes}}"])
     if code != 0:
         return [f"no Docker engine reachable (`docker info` failed: {msg.splitlines()[-1] if msg else code}); "
-                "start the Docker daemon or check DOCKER_HOST, or use RUNNER=slurm"]
+                "start the Docker daemon or check DOCKER_HOST" + alternative]
     if "nvidia" not in msg:
         out.append("the Docker engine has no NVIDIA runtime (`docker info` lists none); install the NVIDIA "
                    "Container Toolkit and restart Docker")
@@ -59,7 +59,7 @@ def problems(cfg: Config, unit: Unit, units: list[Unit], skip: set[str] = frozen
 def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[str]]) -> None:
     out = found["engine"]
     if cfg.runner == "docker":
-        out += docker_problems(cfg.image)
+        out += docker_problems(cfg.image, ", or use RUNNER=slurm (pyxis) or RUNNER=local inside the image")
     elif cfg.runner == "slurm":
         for tool in ("sbatch", "srun", "scontrol"):
             if not shutil.which(tool):
