@@ -48,3 +48,17 @@ def make(tmp: Path, *targets: str, env_extra: dict | None = None, check: bool = 
 def calls(tmp: Path) -> list[str]:
     p = tmp / "calls.log"
     return p.read_text().split() if p.exists() else []
+
+
+def kit(tmp: Path, *args: str, runner: str = "local", env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """scripts/kit.py directly (no make), with the doubles on PATH and a throwaway run directory."""
+    import sys
+
+    if not (tmp / "modelopt").exists():
+        fake_modelopt(tmp / "modelopt")
+    env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "DOUBLE_CALLS": str(tmp / "calls.log"),
+           "PREFLIGHT_SKIP": "disk", **(env_extra or {})}
+    argv = [sys.executable, "scripts/kit.py", "--run-dir", str(tmp / "runs" / runner), "--runner", runner,
+            "--pyxis", "0", "--modelopt-dir", str(tmp / "modelopt"), "--data-root", str(tmp / "data"),
+            "--hf-home", str(tmp / "hf"), *args]
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kit_env import ROOT, SECRET, calls, make, path
+from kit_env import ROOT, SECRET, calls, kit, make, path
 
 TARGETS = ["help", "image", "data", "prune", "distill", "convert", "eval", "quantize", "bench-bf16", "bench-fp8",
            "bench", "reproduce", "check", "plan", "test"]
@@ -119,22 +119,6 @@ def test_killed_step_resumes_without_redoing_finished_steps(tmp_path):
     after = calls(tmp_path)[len(before):]
     assert after == ["distill"] and (run / "distill" / ".done").exists()
     assert (run / "distill" / "attempts" / "1" / "step.log").exists()
-
-
-def kit(tmp_path, *args, env_extra=None):
-    import os
-    import sys
-
-    from kit_env import fake_modelopt
-
-    if not (tmp_path / "modelopt").exists():
-        fake_modelopt(tmp_path / "modelopt")
-    env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "DOUBLE_CALLS": str(tmp_path / "calls.log"),
-           **(env_extra or {})}
-    argv = [sys.executable, "scripts/kit.py", "--run-dir", str(tmp_path / "runs" / "e2e"), "--runner", "local",
-            "--modelopt-dir", str(tmp_path / "modelopt"), "--data-root", str(tmp_path / "data"),
-            "--hf-home", str(tmp_path / "hf"), *args]
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_preflight_stops_before_launching(tmp_path):

@@ -4,11 +4,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from kit_env import ROOT, SECRET, calls, fake_modelopt, path
+from kit_env import SECRET, calls, kit
 
 
 def slurm_up() -> bool:
@@ -21,21 +20,10 @@ needs_slurm = pytest.mark.skipif(not slurm_up() and os.environ.get("KIT_REQUIRE_
                                  reason="no Slurm cluster here (CI starts one with .ci/slurm-up.sh)")
 
 
-def kit(tmp_path, *args, env_extra=None):
-    if not (tmp_path / "modelopt").exists():
-        fake_modelopt(tmp_path / "modelopt")
-    env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "DOUBLE_CALLS": str(tmp_path / "calls.log"),
-           "PREFLIGHT_SKIP": "disk", **(env_extra or {})}
-    argv = [sys.executable, "scripts/kit.py", "--run-dir", str(tmp_path / "runs" / "slurm"), "--runner", "slurm",
-            "--pyxis", "0", "--modelopt-dir", str(tmp_path / "modelopt"), "--data-root", str(tmp_path / "data"),
-            "--hf-home", str(tmp_path / "hf"), *args]
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-
-
 @needs_slurm
 def test_a_generated_job_runs_on_slurm_and_its_log_and_stamp_come_back(tmp_path):
     assert slurm_up(), "KIT_REQUIRE_SLURM=1 but no Slurm cluster answers (sinfo failed)"
-    p = kit(tmp_path, "step", "data")
+    p = kit(tmp_path, "step", "data", runner="slurm")
     sdir = tmp_path / "runs" / "slurm" / "data"
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "[kit] submitted Slurm job" in p.stdout
@@ -50,7 +38,7 @@ def test_a_generated_job_runs_on_slurm_and_its_log_and_stamp_come_back(tmp_path)
 
 @needs_slurm
 def test_a_failed_job_leaves_no_stamp(tmp_path):
-    p = kit(tmp_path, "step", "data", env_extra={"DOUBLE_FAIL_AT": "data"})
+    p = kit(tmp_path, "step", "data", runner="slurm", env_extra={"DOUBLE_FAIL_AT": "data"})
     sdir = tmp_path / "runs" / "slurm" / "data"
     assert p.returncode == 1 and not (sdir / ".done").exists()
     assert "injected failure" in (sdir / "step.log").read_text()
@@ -58,10 +46,10 @@ def test_a_failed_job_leaves_no_stamp(tmp_path):
 
 
 def test_multinode_distillation_uses_a_rendezvous(tmp_path):
-    p = kit(tmp_path, "render", "distill")
+    p = kit(tmp_path, "render", "distill", runner="slurm")
     assert p.returncode == 0
     assert ("torchrun --nnodes ${SLURM_NNODES} --nproc_per_node 8 --rdzv_backend c10d "
             "--rdzv_endpoint ${MASTER_ADDR}:29500 --rdzv_id ${SLURM_JOB_ID} ") in p.stdout
     assert "[kit] launcher launcher-multinode" in p.stdout
-    p = kit(tmp_path, "--nodes", "1", "render", "distill")
+    p = kit(tmp_path, "--nodes", "1", "render", "distill", runner="slurm")
     assert "torchrun --nproc_per_node 8 /opt/Model-Optimizer/examples/megatron_bridge/distill.py" in p.stdout
