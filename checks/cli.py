@@ -36,6 +36,23 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("--step", action="append", choices=STEPS, help="only these steps (repeatable)")
     pv.add_argument("--json", type=Path, metavar="FILE", help="also write verdicts as JSON")
     pv.add_argument("--junit", type=Path, metavar="FILE", help="also write verdicts as JUnit XML")
+    pd = sub.add_parser("diff", help="what changed between two runs, within the goldens' tolerances")
+    pd.add_argument("baseline", type=Path)
+    pd.add_argument("candidate", type=Path)
+    pd.add_argument("--expected", type=Path, default=None, help="goldens file (default: the baseline's profile)")
+    pd.add_argument("--step", action="append", choices=STEPS)
+    pd.add_argument("--json", type=Path, metavar="FILE")
+    pb = sub.add_parser("bless", help="make a run's values the new goldens (shows the YAML diff first)")
+    pb.add_argument("run_dir", type=Path)
+    pb.add_argument("--into", type=Path, required=True, help="the goldens file to update, e.g. expected/tiny.yaml")
+    pb.add_argument("--step", action="append", choices=STEPS)
+    pb.add_argument("--yes", action="store_true", help="write without asking (for scripts)")
+    pr = sub.add_parser("drift", help="compare recipes with the tutorial README at some Model-Optimizer ref")
+    pr.add_argument("--readme", type=Path, required=True, help="the tutorial's README.md at the ref")
+    pr.add_argument("--recipes", type=Path, default=Path("recipes/tutorial"))
+    pr.add_argument("--modelopt-root", type=Path, help="that ref's checkout, to check the scripts exist")
+    pr.add_argument("--bridge-root", type=Path, help="a Megatron-Bridge checkout, likewise")
+    pr.add_argument("--json", type=Path, metavar="FILE")
     return p
 
 
@@ -43,9 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     err = Console(stderr=True)
     try:
-        if args.cmd == "parse":
-            return cmd_parse(args)
-        return cmd_verify(args)
+        return {"parse": cmd_parse, "verify": cmd_verify, "diff": cmd_diff, "bless": cmd_bless,
+                "drift": cmd_drift}[args.cmd](args)
     except CheckError as e:
         err.print(f"[bold magenta]ERROR[/] {e.render()}", markup=True, highlight=False)
         return 2
@@ -77,3 +93,76 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.junit:
         report.write_junit(args.junit, verdicts)
     return engine.exit_code(verdicts)
+
+
+def _profile_goldens(run: Path, explicit: Path | None) -> Path:
+    if explicit:
+        return explicit
+    from checks import rundir
+
+    try:
+        profile = rundir.read_json(run / rundir.MANIFEST).get("profile", "full")
+    except (CheckError, AttributeError):
+        profile = "full"
+    return Path("expected") / f"{profile}.yaml"
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from checks import diff
+
+    g = goldens.load(_profile_goldens(args.baseline, args.expected))
+    changes = diff.diff_runs(args.baseline, args.candidate, g, args.step)
+    report.changes_table(changes, Console(), f"checks diff {args.baseline} -> {args.candidate} ({g.file})")
+    if args.json:
+        report.write_atomic(args.json, diff.to_json(changes, {"baseline": str(args.baseline),
+                                                               "candidate": str(args.candidate), "expected": g.file}))
+    return diff.exit_code(changes)
+
+
+def cmd_bless(args: argparse.Namespace) -> int:
+    from checks import bless
+
+    g = goldens.load(args.into)
+    old, new, notes = bless.bless(args.run_dir, g, args.step)
+    console = Console()
+    for n in notes:
+        console.print(f"[dim]{n}[/dim]", highlight=False)
+    patch = bless.unified(old, new, str(args.into))
+    if not patch:
+        console.print(f"{args.into}: the run's values are the goldens already; nothing to write")
+        return 0
+    console.print(patch, markup=False, highlight=False)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CheckError("not writing without confirmation", hint="review the diff above, then rerun with --yes")
+        if input(f"Write these goldens to {args.into}? [y/N] ").strip().lower() not in ("y", "yes"):
+            console.print("nothing written")
+            return 1
+    goldens.load_text(new, str(args.into))  # refuse to write a file the loader would reject
+    report.write_atomic(args.into, new)
+    console.print(f"wrote {args.into}; review it with `git diff {args.into}` and commit it with the reason")
+    return 0
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from checks import drift
+    from checks.recipes import as_tutorial
+
+    if not args.readme.is_file():
+        raise CheckError("tutorial README not found", where=str(args.readme),
+                         hint="pass the README.md of examples/pruning/minitron/NVIDIA-Nemotron-Nano-9B-v2 at the ref")
+    recipes = {p.stem: as_tutorial(p) for p in sorted(args.recipes.glob("*.sh")) if p.stem not in ("data", "eval_mmlu")}
+    if not recipes:
+        raise CheckError("no recipes found", where=str(args.recipes), expected="recipes/tutorial/*.sh")
+    found = drift.compare(recipes, args.readme.read_text(encoding="utf-8", errors="replace"))
+    if args.modelopt_root or args.bridge_root:
+        from checks.recipes import recipe_command
+
+        commands = [recipe_command(p) for p in args.recipes.glob("*.sh")] + drift.blocks(args.readme.read_text())
+        found += drift.missing_paths(commands, args.modelopt_root, args.bridge_root)
+    report.drift_table(found, Console(), f"checks drift {args.readme}")
+    if args.json:
+        import dataclasses
+
+        report.write_atomic(args.json, json.dumps([dataclasses.asdict(d) for d in found], indent=2))
+    return drift.exit_code(found)

@@ -50,15 +50,23 @@ class Goldens:
     profile: str
     steps: dict[str, list[Golden]]
     sources: dict[str, str]
+    diff: dict[str, Tolerance] = field(default_factory=dict)  # tolerances for `checks diff` extras
 
 
 def load(path: Path) -> Goldens:
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CheckError("goldens file missing", where=str(path), expected="expected/<profile>.yaml",
                          hint="pass --expected with an existing file") from None
+    return load_text(text, str(path))
+
+
+def load_text(text: str, name: str) -> Goldens:
+    path = Path(name)
+    try:
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise CheckError("goldens file is not valid YAML", where=str(path), found=str(e).splitlines()[0]) from None
     if not isinstance(doc, dict) or doc.get("schema") != 1:
@@ -71,7 +79,7 @@ def load(path: Path) -> Goldens:
             if not isinstance(items, list):
                 raise _bad(path, step, "?", "a list of checks")
             steps[step] = [_golden(path, step, i, item) for i, item in enumerate(items)]
-    unknown = set(doc) - set(STEPS) - {"schema", "profile", "sources", "defaults"}
+    unknown = set(doc) - set(STEPS) - {"schema", "profile", "sources", "diff"}
     if unknown:
         raise CheckError("unknown sections in goldens file", where=str(path),
                          expected=f"steps {', '.join(STEPS)}", found=", ".join(sorted(unknown)))
@@ -79,7 +87,8 @@ def load(path: Path) -> Goldens:
     dup = sorted({f"{s}.{i}" for s, i in ids if ids.count((s, i)) > 1})
     if dup:
         raise CheckError("duplicate check ids in goldens file", where=str(path), found=", ".join(dup))
-    return Goldens(str(path), str(doc.get("profile", path.stem)), steps, dict(doc.get("sources") or {}))
+    diff = {k: _tol(path, "diff", k, v) for k, v in (doc.get("diff") or {}).items()}
+    return Goldens(str(path), str(doc.get("profile", path.stem)), steps, dict(doc.get("sources") or {}), diff)
 
 
 def _golden(path: Path, step: str, i: int, item: object) -> Golden:
@@ -128,3 +137,29 @@ def _tol(path: Path, step: str, gid: str, t: object) -> Tolerance:
 def _bad(path: Path, step: str, gid: object, expected: str) -> CheckError:
     return CheckError("malformed check in goldens file", where=f"{path}: {step} / {gid}", expected=expected,
                       hint="fix the entry; every value needs its tolerance and its source")
+
+
+class _Dumper(yaml.SafeDumper):
+    """Short lists and flat mappings on one line, so a golden reads as one entry."""
+
+
+def _seq(d, data):
+    flow = all(isinstance(x, (int, float, str)) for x in data) and len(data) < 60
+    return d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+def _map(d, data):
+    flow = all(isinstance(x, (int, float, str, bool)) for x in data.values()) and len(data) < 8
+    return d.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
+
+
+_Dumper.add_representer(list, _seq)
+_Dumper.add_representer(dict, _map)
+
+
+def dump(doc: dict) -> str:
+    """Goldens as YAML text, one blank line between step sections."""
+    import re
+
+    text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
+    return re.sub(r"\n(" + "|".join(STEPS) + r"):\n", r"\n\n\1:\n", text)

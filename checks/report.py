@@ -87,3 +87,28 @@ def write_json(path: Path, verdicts: list[Verdict], meta: dict) -> None:
 
 def write_junit(path: Path, verdicts: list[Verdict]) -> None:
     write_atomic(path, ET.tostring(to_junit(verdicts), encoding="unicode", xml_declaration=True) + "\n")
+
+
+DIFF_STYLE = {"SAME": "green", "CHANGED": "bold red", "SKIP": "yellow", "ERROR": "bold magenta",
+              "ADDED": "bold red", "REMOVED": "bold red", "MISSING": "bold red"}
+
+
+def changes_table(changes, console: Console, title: str) -> None:
+    t = Table(title=title)
+    for col in ("step", "what", "verdict", "baseline", "candidate", "tolerance", "note"):
+        t.add_column(col, overflow="fold")
+    for c in changes:
+        t.add_row(c.step, c.item, f"[{DIFF_STYLE[c.status]}]{c.status}[/]", short(c.baseline), short(c.candidate),
+                  c.tolerance, c.note if c.status != "SAME" else "")
+    console.print(t)
+    counts = Counter(c.status for c in changes)
+    console.print(" ".join(f"[{DIFF_STYLE[k]}]{n} {k}[/]" for k, n in sorted(counts.items())))
+
+
+def drift_table(drifts, console: Console, title: str) -> None:
+    t = Table(title=title)
+    for col in ("recipe / command", "status", "detail"):
+        t.add_column(col, overflow="fold")
+    for d in drifts:
+        t.add_row(d.item, f"[{DIFF_STYLE[d.status]}]{d.status}[/]", d.detail)
+    console.print(t)

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from kitlib import profile as kprofile  # noqa: E402
-from kitlib.render import load_errata, placeholders, recipe_command, render  # noqa: E402
+from checks.recipes import as_tutorial, recipe_command  # noqa: E402
+from kitlib.render import load_errata, render  # noqa: E402
 
 TUTORIAL = ROOT.parent / "shared" / "seeds" / "tutorial-nemotron-nano-9b-v2.txt"
 RECIPES = ROOT / "recipes" / "tutorial"
@@ -37,14 +38,6 @@ def block(lines: list[str], first: str, last: str | None = None) -> str:
         while lines[j] != last:
             j += 1
     return "\n".join(lines[i:j + 1])
-
-
-def as_tutorial(recipe: Path) -> str:
-    """The recipe's command with every ${VAR} placeholder put back to the tutorial's text."""
-    text = recipe_command(recipe)
-    for var, original in placeholders(recipe).items():
-        text = text.replace("${" + var + "}", original)
-    return text
 
 
 @pytest.mark.parametrize("name,first,last", [

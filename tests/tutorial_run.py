@@ -196,7 +196,7 @@ def _rich_sections(r, one_indexed: bool) -> list[str]:
 
 
 # ---------------------------------------------------------------- distill log
-def distill_log(train_iters: int = 16000, log_interval: int = 10, ms: float = 2700.0) -> str:
+def distill_log(train_iters: int = 16000, log_interval: int = 10, ms: float = 2700.0, loss_scale: float = 1.0) -> str:
     args = dict(student_hf_path="/runs/r/prune/hf", teacher_hf_path="nvidia/NVIDIA-Nemotron-Nano-9B-v2",
                 trust_remote_code=True, tp_size=8, pp_size=1, seq_length=8192, mbs=4, gbs=768,
                 train_iters=train_iters, lr=0.0001, min_lr=1e-05, lr_warmup_iters=100, eval_interval=400,
@@ -206,7 +206,7 @@ def distill_log(train_iters: int = 16000, log_interval: int = 10, ms: float = 27
     out += ["===================================================", "", "Starting distillation..."]
     for it in range(log_interval, train_iters + 1, log_interval):
         lr = 1e-4 * min(1.0, it / 100)
-        kd = 0.9 * (1 + 1000 / (it + 200)) ** -1 + 0.3
+        kd = (0.9 * (1 + 1000 / (it + 200)) ** -1 + 0.3) * loss_scale
         t = ms * (3.0 if it == log_interval else 1.0) + (it % 7)
         out.append(
             f" [2026-05-20 10:00:00] iteration {it:8d}/{train_iters:8d} | consumed samples: {it * 768:12d} |"
@@ -281,28 +281,32 @@ def bench_log(mem_gib: float, out_tps: float, n: int = 1000, isl: int = 32768, o
 FP8_KINDS = ("mlp.up_proj", "mlp.down_proj", "mamba.in_proj", "mamba.out_proj")
 
 
-def build_run(root: Path, *, prune_format: str = "modelopt-0.44", gpu: str = GPU) -> Path:
-    """Write a run directory that reproduces the tutorial exactly; returns its path."""
-    run = root / "tutorial"
+def build_run(root: Path, *, prune_format: str = "modelopt-0.44", gpu: str = GPU, name: str = "tutorial",
+              bench: dict | None = None, eval_delta: float | dict = 0.0, loss_scale: float = 1.0, fp8=None,
+              prune_log_text: str | None = None) -> Path:
+    """Write a run directory that reproduces the tutorial (or a variation of it); returns its path."""
+    run = root / name
     (run / "prune").mkdir(parents=True)
     (run / "manifest.json").write_text(json.dumps({
-        "schema": 1, "run_id": "tutorial", "profile": "full", "gpu": {"model": gpu, "count": 8},
+        "schema": 1, "run_id": name, "profile": "full", "gpu": {"model": gpu, "count": 8},
+        "versions": {"modelopt": "0.44.0", "vllm": "0.21.0"}, "image": {"name": "nemotron-repro:modelopt-0.44.0"},
         "steps": {"prune": {"world_size": 8}, "distill": {"world_size": 768}, "bench": {"world_size": 1}}}, indent=2))
-    (run / "prune" / "step.log").write_text(prune_log(prune_format))
+    (run / "prune" / "step.log").write_text(prune_log_text or prune_log(prune_format))
     write_checkpoint(run / "prune" / "hf", PRUNED_7B)
     (run / "distill").mkdir()
-    (run / "distill" / "step.log").write_text(distill_log())
+    (run / "distill" / "step.log").write_text(distill_log(loss_scale=loss_scale))
     write_checkpoint(run / "convert" / "hf_iter_12800", PRUNED_7B)
     (run / "convert" / "step.log").write_text("Converting... done\n")
     for label, scores in EVAL_ROWS.items():
-        write_eval(run / "eval" / label, scores)
+        delta = eval_delta.get(label, 0.0) if isinstance(eval_delta, dict) else eval_delta
+        write_eval(run / "eval" / label, [round(x + delta, 2) for x in scores])
     quant = {"producer": {"name": "modelopt", "version": "0.44.0"},
              "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None,
                               "exclude_modules": ["lm_head", "*mixer.conv1d*", "*q_proj*", "*k_proj*", "*v_proj*", "*o_proj*"]}}
-    write_checkpoint(run / "quantize" / "hf_fp8", PRUNED_7B, fp8=FP8_KINDS, quant=quant)
+    write_checkpoint(run / "quantize" / "hf_fp8", PRUNED_7B, fp8=FP8_KINDS if fp8 is None else fp8, quant=quant)
     (run / "quantize" / "step.log").write_text(
         "Quantized model exported to: /runs/r/quantize/hf_fp8. Total time used 83.2s\n")
-    for v, (mem, tps) in BENCH.items():
+    for v, (mem, tps) in {**BENCH, **(bench or {})}.items():
         (run / "bench" / v).mkdir(parents=True)
         (run / "bench" / v / "step.log").write_text(bench_log(mem, tps))
     for meta in _meta_dirs(run):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from checks.recipes import header, recipe_command
 from kitlib.profile import ROOT, KitError, Unit, expand
 
 ERRATA = ROOT / "recipes" / "errata.yaml"
-_PLACEHOLDER = re.compile(r"^# placeholder \$\{(\w+)\} = (.+)$")
 
 
 @dataclass
@@ -34,36 +34,6 @@ def load_errata(path: Path = ERRATA) -> list[Erratum]:
         if e.get("kind") not in ("erratum", "fill", "patch") or not all(e.get(k) for k in ("id", "step", "find", "replace", "reason")):
             raise KitError(f"{path}: malformed entry {e.get('id', e)!r}: needs id, step, kind, find, replace, reason")
         out.append(Erratum(e["id"], e["step"], e["kind"], e["find"], e["replace"], " ".join(str(e["reason"]).split()), e.get("file")))
-    return out
-
-
-def recipe_command(path: Path) -> str:
-    """The command part of a recipe: everything after its leading comment header."""
-    lines = path.read_text().split("\n")
-    i = 0
-    while i < len(lines) and lines[i].startswith("#"):
-        i += 1
-    return "\n".join(lines[i:]).strip("\n")
-
-
-def _header(path: Path) -> list[str]:
-    out = []
-    for line in path.read_text().split("\n"):
-        if not line.startswith("#"):
-            break
-        out.append(line.lstrip("# ").strip())
-    return out
-
-
-def placeholders(path: Path) -> dict[str, str]:
-    """`# placeholder ${VAR} = tutorial text` lines of a recipe's header."""
-    out = {}
-    for line in path.read_text().split("\n"):
-        if not line.startswith("#"):
-            break
-        m = _PLACEHOLDER.match(line)
-        if m:
-            out[m.group(1)] = m.group(2)
     return out
 
 
@@ -118,7 +88,7 @@ def render(unit: Unit, ctx: dict[str, str], errata: list[Erratum] | None = None,
     for extra in unit.additions:
         command += "\n" + recipe_command(extra)
         deviations.append({"id": f"addition-{extra.stem.replace('_', '-')}", "kind": "addition",
-                           "reason": " ".join(_header(extra))})
+                           "reason": " ".join(line.lstrip("# ").strip() for line in header(extra))})
     if multinode:
         command, note = multinode_launcher(command)
         if note:
