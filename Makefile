@@ -52,7 +52,7 @@ $(KIT_READY): pyproject.toml
 	touch $@
 
 .PHONY: help image lock image-check data prune distill convert eval quantize bench-bf16 bench-fp8 bench \
-        reproduce check plan test preflight
+        steps reproduce check plan test preflight regress drift
 
 help: ## list the targets (this text)
 	@echo "Targets (variables: RUN=$(RUN) PROFILE=$(PROFILE) RUNNER=$(RUNNER) IMAGE=$(IMAGE) NODES GPUS_PER_NODE HF_HOME):"
@@ -78,8 +78,25 @@ bench-bf16: $(call stamps,$(UNITS_bench_bf16)) ## vllm bench throughput: officia
 bench-fp8: $(call stamps,$(UNITS_bench_fp8)) ## vllm bench throughput: pruned 7B FP8 (1 H100)
 bench: bench-bf16 bench-fp8 $(if $(filter 1,$(BENCH_EXTRA)),$(call stamps,$(UNITS_bench_extra))) ## both (BENCH_EXTRA=1: also 9B-FP8 and 12B)
 
-reproduce: $(call stamps,$(UNITS_all)) ## every step in order, then `make check`
+steps: $(call stamps,$(UNITS_all)) ## every step of PROFILE in order (no check)
+reproduce: steps ## every step in order, then `make check`
 	$(MAKE) --no-print-directory check
+
+REGRESS_RUN ?= regress-$(PROFILE)-modelopt-$(MODELOPT_REF)
+regress: | $(KIT_READY) ## MODELOPT_REF=<new> BASELINE=runs/<id> [PROFILE=tiny]: build, run the tier, judge vs goldens and baseline
+	@test -n "$(BASELINE)" || { echo "make regress: set BASELINE=runs/<id>, a finished run of PROFILE=$(PROFILE) with the old ModelOpt" >&2; exit 2; }
+	@test -f "$(BASELINE)/manifest.json" || { echo "make regress: BASELINE=$(BASELINE) is not a run directory (no manifest.json)" >&2; exit 2; }
+	$(MAKE) --no-print-directory image
+	$(MAKE) --no-print-directory steps RUN=$(REGRESS_RUN)
+	@rc=0; \
+	$(PY) -m checks verify $(RUNS)/$(REGRESS_RUN) --expected expected/$(PROFILE).yaml --json $(RUNS)/$(REGRESS_RUN)/report.json || rc=$$?; \
+	$(PY) -m checks diff $(BASELINE) $(RUNS)/$(REGRESS_RUN) --expected expected/$(PROFILE).yaml --json $(RUNS)/$(REGRESS_RUN)/diff.json || { r=$$?; [ $$r -gt $$rc ] && rc=$$r; }; \
+	exit $$rc
+
+drift: | $(KIT_READY) ## compare recipes/ with the tutorial README of the image's Model-Optimizer (MODELOPT_REF)
+	$(if $(filter local,$(RUNNER)),,docker run --rm -v $(CURDIR):$(CURDIR) -w $(CURDIR) $(IMAGE)) python3 -m checks drift \
+	  --readme $(MODELOPT_DIR)/examples/pruning/minitron/NVIDIA-Nemotron-Nano-9B-v2/README.md \
+	  --modelopt-root $(MODELOPT_DIR) $(if $(filter local,$(RUNNER)),,--bridge-root /opt/Megatron-Bridge)
 
 check: | $(KIT_READY) ## judge runs/RUN against expected/PROFILE.yaml (writes report.json, report.xml)
 	$(PY) -m checks verify $(RUN_DIR) --expected expected/$(PROFILE).yaml --json $(RUN_DIR)/report.json --junit $(RUN_DIR)/report.xml

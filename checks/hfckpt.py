@@ -143,7 +143,7 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
     dtypes: dict[str, int] = {}
     for t in tensors:
         dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
-    pattern = config.get("hybrid_override_pattern")
+    pattern = hybrid_pattern(config)
     quant = config.get("quantization_config")
     hf_quant = path / "hf_quant_config.json"
     if hf_quant.exists():
@@ -156,8 +156,8 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
         files=sorted(p.name for p in path.iterdir()),
         architectures=list(config.get("architectures") or []),
         model_type=config.get("model_type"),
-        hybrid_override_pattern=pattern if isinstance(pattern, str) else None,
-        num_layers=_int(config.get("num_hidden_layers")),
+        hybrid_override_pattern=pattern,
+        num_layers=_int(config.get("num_hidden_layers")) or (len(pattern) if pattern else None),
         hidden_size=_int(config.get("hidden_size")),
         mamba_num_heads=_int(config.get("mamba_num_heads")),
         mamba_head_dim=_int(config.get("mamba_head_dim")),
@@ -166,7 +166,7 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
         bytes=sum(s.stat().st_size for s in shards),
         dtypes=dtypes,
         quantization=quant if isinstance(quant, dict) else None,
-        layout=layer_layout(tensors, pattern if isinstance(pattern, str) else None),
+        layout=layer_layout(tensors, pattern),
         has_tokenizer=any((path / f).is_file() for f in ("tokenizer.json", "tokenizer.model")),
         inconsistencies=inconsistencies(config, tensors),
     )
@@ -190,12 +190,28 @@ def _check_index(path: Path, present: set[str]) -> None:
                          hint="the export or copy did not finish; rerun the step")
 
 
+# transformers >= 5 writes the hybrid layout as layers_block_type instead of hybrid_override_pattern.
+_BLOCK_TYPES = {"mamba": "M", "linear_attention": "M", "mlp": "-", "attention": "*", "full_attention": "*", "moe": "E"}
+
+
+def hybrid_pattern(config: dict) -> str | None:
+    """The hybrid layer pattern ('M-M*-...'), from either spelling of it in config.json."""
+    p = config.get("hybrid_override_pattern")
+    if isinstance(p, str):
+        return p
+    types = config.get("layers_block_type")
+    if isinstance(types, list) and types and all(t in _BLOCK_TYPES for t in types):
+        return "".join(_BLOCK_TYPES[t] for t in types)
+    return None
+
+
 def inconsistencies(config: dict, tensors: list[Tensor]) -> list[str]:
     """Disagreements between config.json and the weights: a checkpoint loaders would refuse."""
     out = []
     shapes = {t.name: t.shape for t in tensors}
     layers = {int(m.group(1)) for t in tensors if (m := re.match(r"^(?:model\.|backbone\.)?layers\.(\d+)\.", t.name))}
-    n, hidden, pattern = config.get("num_hidden_layers"), config.get("hidden_size"), config.get("hybrid_override_pattern")
+    hidden, pattern = config.get("hidden_size"), hybrid_pattern(config)
+    n = config.get("num_hidden_layers") or (len(pattern) if pattern else None)
     if layers and n != len(layers):
         out.append(f"num_hidden_layers {n} but weights for {len(layers)} layers")
     if isinstance(pattern, str) and layers and len(pattern) != len(layers):

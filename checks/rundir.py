@@ -8,7 +8,7 @@
       prune/hf/                  pruned HF checkpoint (config.json + *.safetensors)
       distill/output/checkpoints/iter_NNNNNNN   Megatron checkpoints
       convert/hf_iter_<N>/       HF export of distillation iteration N
-      quantize/hf_fp8/           FP8 HF checkpoint
+      quantize/hf_fp8/           FP8 HF checkpoint (tiers that quantize several models: quantize/<variant>/hf_fp8/)
       eval/<label>/              one evaluated model: nemo-evaluator-launcher results.yml tree,
                                  lm-eval-harness results_*.json, step.log and step.json
       bench/<variant>/           one `vllm bench throughput` run (variant e.g. 7b-fp8): step.log,
@@ -74,8 +74,16 @@ def step_log(path: Path) -> Path:
     return path / LOG if path.is_dir() else path
 
 
+def variant_dirs(sdir: Path) -> list[Path]:
+    """A step run once per variant keeps each run in <step>/<variant>/ (its own step.log or step.json)."""
+    return [d for d in sorted(Path(sdir).iterdir()) if d.is_dir() and ((d / LOG).exists() or (d / META).exists())]
+
+
 def meta_files(step: str, sdir: Path) -> list[Path]:
     """Where the runner's step.json files for a step must be."""
+    sdir = Path(sdir)
     if step in VARIANT_STEPS:
-        return [d / META for d in sorted(Path(sdir).iterdir()) if d.is_dir()]
-    return [Path(sdir) / META]
+        return [d / META for d in sorted(sdir.iterdir()) if d.is_dir()]
+    if not (sdir / META).exists() and variant_dirs(sdir):
+        return [d / META for d in variant_dirs(sdir)]
+    return [sdir / META]

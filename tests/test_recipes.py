@@ -82,8 +82,8 @@ def test_every_erratum_applies_exactly_once_and_has_a_reason():
         if e.kind == "patch":
             assert e.file and e.find != e.replace
             continue
-        recipe = RECIPES / f"{e.step}.sh"
-        assert recipe_command(recipe).count(e.find) == 1, e.id
+        recipe = ROOT / "recipes" / e.recipe
+        assert recipe.stem == e.step and recipe_command(recipe).count(e.find) == 1, e.id
 
 
 def test_rendered_commands_apply_the_errata_visibly(tmp_path):

@@ -27,6 +27,7 @@ class QuantizeRecord:
     has_tokenizer: bool = False
     completed: bool = False
     checkpoint: HFCheckpoint | None = None
+    variants: dict[str, "QuantizeRecord"] = field(default_factory=dict)  # tiers that quantize several models
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -53,8 +54,16 @@ def from_checkpoint(ck: HFCheckpoint) -> QuantizeRecord:
 
 
 def load(path: Path) -> QuantizeRecord:
-    """PATH: the quantize step directory (reads hf_fp8/ and step.log) or the checkpoint directory itself."""
+    """PATH: the quantize step directory (reads hf_fp8/ and step.log), a directory of variants
+    (<variant>/hf_fp8/), or the checkpoint directory itself."""
     path = Path(path)
+    if not (path / rundir.QUANT_CKPT).exists() and not (path / rundir.LOG).exists() and path.is_dir() \
+            and rundir.variant_dirs(path):
+        return QuantizeRecord(variants={d.name: _load_one(d) for d in rundir.variant_dirs(path)})
+    return _load_one(path)
+
+
+def _load_one(path: Path) -> QuantizeRecord:
     ck_dir = path / rundir.QUANT_CKPT if (path / rundir.QUANT_CKPT).is_dir() or (path / rundir.LOG).exists() else path
     try:
         rec = from_checkpoint(load_hf_checkpoint(ck_dir))

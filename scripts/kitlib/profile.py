@@ -61,11 +61,11 @@ def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_n
         variants = spec.get("variants") or {None: {}}
         for variant, vspec in variants.items():
             vspec = dict(vspec or {})
-            env = {k: str(v) for k, v in {**spec.get("env", {}), **vspec}.items() if k.isupper()}
+            env = {k: str(v) for k, v in {**doc.get("env", {}), **spec.get("env", {}), **vspec}.items() if k.isupper()}
             name = f"{step}/{variant}" if variant else step
             multinode = bool(spec.get("multinode"))
             u = Unit(
-                name=name, step=step, variant=variant, recipe=recipes / spec["recipe"],
+                name=name, step=step, variant=variant, recipe=(recipes / spec["recipe"]).resolve(),
                 prelude=[recipes / p for p in spec.get("prelude", [])],
                 additions=[recipes / p for p in spec.get("additions", [])], cwd=spec.get("cwd"),
                 after=list(vspec.get("after", spec.get("after", []))),
@@ -97,6 +97,7 @@ def context(run_dir: Path, data_root: Path, modelopt_dir: str, extra: dict[str, 
     """The values the kit substitutes into recipes. Secrets are never among them."""
     run_dir = run_dir.resolve()
     ctx = {
+        "KIT_ROOT": str(ROOT),
         "RUN_DIR": str(run_dir),
         "DATA_ROOT": str(data_root.resolve()),
         "DATA_CACHE": str(data_root.resolve() / "cache"),

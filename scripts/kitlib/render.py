@@ -25,15 +25,19 @@ class Erratum:
     replace: str
     reason: str
     file: str | None = None
+    recipe: str | None = None  # e.g. tutorial/distill.sh; command errata apply to that recipe only
 
 
 def load_errata(path: Path = ERRATA) -> list[Erratum]:
     doc = yaml.safe_load(path.read_text())
     out = []
     for e in doc.get("errata", []):
-        if e.get("kind") not in ("erratum", "fill", "patch") or not all(e.get(k) for k in ("id", "step", "find", "replace", "reason")):
-            raise KitError(f"{path}: malformed entry {e.get('id', e)!r}: needs id, step, kind, find, replace, reason")
-        out.append(Erratum(e["id"], e["step"], e["kind"], e["find"], e["replace"], " ".join(str(e["reason"]).split()), e.get("file")))
+        if e.get("kind") not in ("erratum", "fill", "patch") or not all(e.get(k) for k in ("id", "step", "find", "replace", "reason")) \
+                or (e["kind"] != "patch" and not e.get("recipe")):
+            raise KitError(f"{path}: malformed entry {e.get('id', e)!r}: needs id, step, kind, find, replace, reason "
+                           "(and recipe, unless kind: patch)")
+        out.append(Erratum(e["id"], e["step"], e["kind"], e["find"], e["replace"], " ".join(str(e["reason"]).split()),
+                           e.get("file"), e.get("recipe")))
     return out
 
 
@@ -41,8 +45,9 @@ def apply_errata(unit: Unit, command: str, errata: list[Erratum]) -> tuple[str, 
     """Apply the step's command errata; each `find` must occur exactly once, or the recipe and the
     errata have drifted apart and the step must not run."""
     applied = []
+    recipe = unit.recipe.relative_to(ROOT / "recipes").as_posix()
     for e in errata:
-        if e.step != unit.step or e.kind == "patch":
+        if e.kind == "patch" or e.recipe != recipe:
             continue
         n = command.count(e.find)
         if n != 1:

@@ -109,9 +109,11 @@ def python(argv: list[str]) -> int:
             print("double: hf_ptq.py was not patched", flush=True)
             return 3
         out = Path(arg(argv, "--export_path"))
+        src = arg(argv, "--pyt_ckpt_path")
+        arch = T.NANO_9B if src == "nvidia/NVIDIA-Nemotron-Nano-9B-v2" else T.PRUNED_7B
         quant = {"producer": {"name": "modelopt", "version": "0.44.0"},
                  "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None, "exclude_modules": ["lm_head"]}}
-        T.write_checkpoint(out, T.PRUNED_7B, fp8=T.FP8_KINDS, quant=quant)
+        T.write_checkpoint(out, arch, fp8=T.FP8_KINDS, quant=quant)
         print(f"Quantized model exported to: {out}. Total time used 81.4s", flush=True)
         return 0
     if argv[:2] == ["-m", "modelopt.torch.utils.plugins.megatron_preprocess_data"]:
@@ -133,7 +135,8 @@ def vllm(argv: list[str]) -> int:
     variant = {"nvidia/NVIDIA-Nemotron-Nano-9B-v2": "9b-bf16", "nvidia/NVIDIA-Nemotron-Nano-9B-v2-FP8": "9b-fp8",
                "nvidia/NVIDIA-Nemotron-Nano-12B-v2": "12b-bf16"}.get(model)
     if variant is None:
-        variant = "7b-fp8" if "fp8" in model else "7b-bf16"
+        size = "9b" if "/9b/" in model else "7b"
+        variant = f"{size}-fp8" if "fp8" in model else f"{size}-bf16"
         if not Path(model, "config.json").exists():
             print(f"OSError: {model} is not a checkpoint", flush=True)
             return 1
