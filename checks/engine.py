@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checks import rundir
-from checks.errors import CheckError
+from checks.errors import CheckError, FormatNotRecognised
 from checks.goldens import Golden, Goldens, Tolerance
 
 PASS, FAIL, SKIP, ERROR = "PASS", "FAIL", "SKIP", "ERROR"
@@ -234,6 +234,10 @@ def verify(run_dir: Path, goldens: Goldens, steps: list[str] | None = None) -> l
         verdicts.extend(_exit_status(step, sdir))
         try:
             record = module(step).load(sdir)
+        except FormatNotRecognised as e:
+            verdicts.append(Verdict(step, "log_format", ERROR, expected="a log format the parser knows",
+                                    measured="not recognised", message=e.render()))
+            continue
         except CheckError as e:
             verdicts.append(Verdict(step, "parse", ERROR, message=e.render()))
             continue

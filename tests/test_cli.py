@@ -73,3 +73,11 @@ def test_parse_prints_json(pristine_run, step, sub):
 
 def test_expected_default_is_the_full_profile():
     assert EXPECTED.exists()
+
+
+def test_unknown_log_format_is_its_own_error(run):
+    (run / "prune" / "step.log").write_text("Epoch 1/3 - loss: 0.25\nEpoch 2/3 - loss: 0.21\n")
+    p = checks("verify", run, "--step", "prune", "--json", run / "v.json")
+    assert p.returncode == 2
+    v = [x for x in json.loads((run / "v.json").read_text())["verdicts"] if x["status"] == "ERROR"]
+    assert [x["id"] for x in v] == ["log_format"] and "format not recognised" in v[0]["message"]
