@@ -30,8 +30,8 @@ def fake_modelopt(d: Path) -> Path:
     return d
 
 
-def make(tmp: Path, *targets: str, env_extra: dict | None = None, check: bool = False, timeout: int = 600,
-         **variables: str) -> subprocess.CompletedProcess:
+def make_command(tmp: Path, *targets: str, env_extra: dict | None = None, **variables: str) -> tuple[list[str], dict]:
+    """`make TARGETS` against a throwaway run under tmp, with the doubles on PATH: (argv, environment)."""
     env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "API_KEY": "sk-AlsoSecret99",
            "DOUBLE_CALLS": str(tmp / "calls.log"), "KIT_KEEP_POLL_S": "0.01", "DOUBLE_SLEEP": "0.05",
            "MODELOPT_DIR": str(tmp / "modelopt"), "PREFLIGHT_SKIP": "disk", **(env_extra or {})}
@@ -41,7 +41,12 @@ def make(tmp: Path, *targets: str, env_extra: dict | None = None, check: bool = 
                 DATA_ROOT=str(tmp / "data"), HF_HOME=str(tmp / "hf"), NODES="1", SLURM_HOST="login1",
                 SLURM_ACCOUNT="acct")
     args.update(variables)
-    cmd = ["make", "--no-print-directory", *targets, *(f"{k}={v}" for k, v in args.items())]
+    return ["make", "--no-print-directory", *targets, *(f"{k}={v}" for k, v in args.items())], env
+
+
+def make(tmp: Path, *targets: str, env_extra: dict | None = None, check: bool = False, timeout: int = 600,
+         **variables: str) -> subprocess.CompletedProcess:
+    cmd, env = make_command(tmp, *targets, env_extra=env_extra, **variables)
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=check)
 
 

@@ -1,5 +1,4 @@
 import pytest
-import yaml
 
 from checks import goldens
 from checks.errors import CheckError

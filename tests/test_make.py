@@ -1,14 +1,13 @@
 """The Makefile end to end with test doubles of the GPU tools: plans, runs, failures, resume, secrets."""
 
 import json
+import os
 import re
 import signal
 import subprocess
 import time
 
-import pytest
-
-from kit_env import ROOT, SECRET, calls, kit, make, path
+from kit_env import ROOT, SECRET, calls, kit, make, make_command
 
 TARGETS = ["help", "image", "data", "prune", "distill", "convert", "eval", "quantize", "bench-bf16", "bench-fp8",
            "bench", "reproduce", "check", "plan", "test"]
@@ -86,35 +85,20 @@ def test_reproduce_with_doubles_then_resume_after_a_failure(tmp_path):
 
 
 def test_killed_step_resumes_without_redoing_finished_steps(tmp_path):
-    env = {"DOUBLE_SLEEP": "0.3"}
-    import os
-
-    from kit_env import make as _make  # noqa: F401
-
-    args = ["make", "--no-print-directory", "distill", "RUNNER=local", f"RUNS={tmp_path / 'runs'}", "RUN=e2e",
-            f"MODELOPT_DIR={tmp_path / 'modelopt'}", f"DATA_ROOT={tmp_path / 'data'}", f"HF_HOME={tmp_path / 'hf'}", "NODES=1"]
-    from kit_env import fake_modelopt
-
-    fake_modelopt(tmp_path / "modelopt")
-    full_env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "PREFLIGHT_SKIP": "disk",
-                "DOUBLE_CALLS": str(tmp_path / "calls.log"), "KIT_KEEP_POLL_S": "0.01",
-                "MODELOPT_DIR": str(tmp_path / "modelopt"), **env}
-    proc = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    args, env = make_command(tmp_path, "distill", env_extra={"DOUBLE_SLEEP": "0.3"})
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     log = tmp_path / "runs" / "e2e" / "distill" / "step.log"
     deadline = time.time() + 120
     while time.time() < deadline and not (log.exists() and "successfully saved checkpoint" in log.read_text()):
         time.sleep(0.2)
     assert log.exists(), proc.stdout.read().decode()[-3000:]
-    import os as _os
-
-    _os.killpg(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole make, runner and step: as a lost node would
     proc.wait()
     run = tmp_path / "runs" / "e2e"
     assert (run / "prune" / ".done").exists() and not (run / "distill" / ".done").exists()
     before = calls(tmp_path)
-    full_env["DOUBLE_SLEEP"] = "0"
-    p = subprocess.run(args, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300)
+    p = make(tmp_path, "distill", env_extra={"DOUBLE_SLEEP": "0"})
     assert p.returncode == 0, p.stdout[-3000:]
     after = calls(tmp_path)[len(before):]
     assert after == ["distill"] and (run / "distill" / ".done").exists()

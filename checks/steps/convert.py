@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checks import rundir
 from checks.errors import CheckError
 from checks.hfckpt import HFCheckpoint, load_hf_checkpoint
 

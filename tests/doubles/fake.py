@@ -5,8 +5,8 @@ files, the same failures for the invocations the errata exist for."""
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -67,7 +67,7 @@ def torchrun(argv: list[str]) -> int:
             return 1
         out = Path(arg(argv, "--output_dir")) / "checkpoints"
         out.mkdir(parents=True, exist_ok=True)
-        total, interval = int(arg(argv, "--train_iters")), int(arg(argv, "--eval_interval"))
+        total = int(arg(argv, "--train_iters"))
         log = T.distill_log(train_iters=total).split("\n")
         slow = float(os.environ.get("DOUBLE_SLEEP", "0"))
         for line in log:
@@ -79,8 +79,6 @@ def torchrun(argv: list[str]) -> int:
                 (out / "latest_checkpointed_iteration.txt").write_text(str(it))
                 kept = sorted(out.glob("iter_*"))
                 for old in kept[:-5]:  # Megatron-Bridge most_recent_k=5
-                    import shutil
-
                     shutil.rmtree(old)
                 time.sleep(slow)
                 if os.environ.get("DOUBLE_FAIL_AT") == "distill" and it >= 800:
