@@ -62,8 +62,8 @@ def bless(run: Path, goldens: Goldens, steps: list[str] | None = None) -> tuple[
                 notes.append(f"{step}.{g.id}: kept ({v.message})")
                 continue
             try:
-                measured = _measure(g, record)
-            except engine._Missing:
+                measured = engine.measure(g, record)
+            except (engine._Missing, TypeError):
                 if g.optional:
                     notes.append(f"{step}.{g.id}: kept (not in this run)")
                     continue
@@ -86,13 +86,6 @@ def bless(run: Path, goldens: Goldens, steps: list[str] | None = None) -> tuple[
     header = "".join(l + "\n" for l in old.splitlines() if l.startswith("#"))
     new = header + dump(doc)
     return old, new, notes
-
-
-def _measure(g, record):
-    if g.ratio:
-        num, den = (engine.resolve(record, p) for p in g.ratio)
-        return float(num) / float(den)
-    return engine.resolve(record, g.path)
 
 
 def unified(old: str, new: str, name: str) -> str:

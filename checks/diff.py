@@ -49,25 +49,18 @@ def _context(run: Path) -> Context:
         return Context()
 
 
-def _value(g: Golden, record: object) -> object:
-    if g.ratio:
-        num, den = (engine.resolve(record, p) for p in g.ratio)
-        return float(num) / float(den) if float(den) else math.nan
-    return engine.resolve(record, g.path)
-
-
 def diff_golden(g: Golden, base: object, cand: object, same_gpu: bool) -> Change:
     c = Change(g.step, g.id, ERROR, tolerance=engine.describe(g.tol, None))
     if g.by_gpu is not None and not same_gpu:
         c.status, c.note = "SKIP", "the runs used different GPU models; absolute figures are not comparable"
         return c
     try:
-        c.baseline = _value(g, base)
-    except engine._Missing:
+        c.baseline = engine.measure(g, base)
+    except (engine._Missing, TypeError):
         c.baseline = None
     try:
-        c.candidate = _value(g, cand)
-    except engine._Missing:
+        c.candidate = engine.measure(g, cand)
+    except (engine._Missing, TypeError):
         c.candidate = None
     if c.baseline is None and c.candidate is None:
         c.status, c.note = ("SKIP", "in neither run (optional)") if g.optional else (ERROR, "in neither run")

@@ -87,6 +87,17 @@ def resolve(record: object, path: str) -> object:
     return node
 
 
+def measure(g: Golden, record: object) -> object:
+    """The value a golden names in a record: its path, or the ratio of two paths.
+    Raises _Missing when the record lacks it, TypeError when a ratio cannot be formed."""
+    if g.ratio:
+        num, den = (resolve(record, p) for p in g.ratio)
+        if not (_num(num) and _num(den)) or float(den) == 0:
+            raise TypeError(f"cannot form ratio {g.ratio[0]} / {g.ratio[1]} from {num!r} / {den!r}")
+        return float(num) / float(den)
+    return resolve(record, g.path)
+
+
 def describe(t: Tolerance, expected: object = None) -> str:
     if t.kind == "exact":
         return "exact"
@@ -175,14 +186,10 @@ def judge_value(g: Golden, record: object, ctx: Context, record_format: str | No
         expected = g.by_gpu[key]
     v.expected, v.tolerance = expected, describe(g.tol, expected)
     try:
-        if g.ratio:
-            num, den = (resolve(record, p) for p in g.ratio)
-            if not (_num(num) and _num(den)) or float(den) == 0:
-                v.message = f"cannot form ratio {g.ratio[0]} / {g.ratio[1]} from {num!r} / {den!r}"
-                return v
-            v.measured = float(num) / float(den)
-        else:
-            v.measured = resolve(record, g.path)
+        v.measured = measure(g, record)
+    except TypeError as e:
+        v.message = str(e)
+        return v
     except _Missing as miss:
         errors = (record.get("errors") if isinstance(record, dict) else getattr(record, "errors", None)) or {}
         broken = any(f"{g.ratio or g.path}.".startswith(f"{k}.") for k in errors) if not g.ratio else \
