@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("--step", action="append", choices=STEPS, help="only these steps (repeatable)")
     pv.add_argument("--json", type=Path, metavar="FILE", help="also write verdicts as JSON")
     pv.add_argument("--junit", type=Path, metavar="FILE", help="also write verdicts as JUnit XML")
+    ph = sub.add_parser("report", help="verdicts as an HTML page with plots (loss curves, throughput, eval)")
+    ph.add_argument("run_dir", type=Path)
+    ph.add_argument("--html", type=Path, required=True, metavar="FILE")
+    ph.add_argument("--expected", type=Path, default=None, help="goldens file (default: the run's profile)")
+    ph.add_argument("--baseline", type=Path, default=None, help="a run whose loss curves are drawn beside")
     pd = sub.add_parser("diff", help="what changed between two runs, within the goldens' tolerances")
     pd.add_argument("baseline", type=Path)
     pd.add_argument("candidate", type=Path)
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
     try:
         return {"parse": cmd_parse, "verify": cmd_verify, "diff": cmd_diff, "bless": cmd_bless,
-                "drift": cmd_drift}[args.cmd](args)
+                "drift": cmd_drift, "report": cmd_report}[args.cmd](args)
     except CheckError as e:
         err.print(f"[bold magenta]ERROR[/] {e.render()}", markup=True, highlight=False)
         return 2
@@ -166,3 +171,13 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
         report.write_atomic(args.json, json.dumps([dataclasses.asdict(d) for d in found], indent=2))
     return drift.exit_code(found)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from checks import plots
+
+    g = goldens.load(_profile_goldens(args.run_dir, args.expected))
+    verdicts = engine.verify(args.run_dir, g)
+    report.write_atomic(args.html, plots.html_report(args.run_dir, g, verdicts, args.baseline))
+    print(f"wrote {args.html} ({report.summary(verdicts)})")
+    return engine.exit_code(verdicts)

@@ -81,3 +81,12 @@ def test_unknown_log_format_is_its_own_error(run):
     assert p.returncode == 2
     v = [x for x in json.loads((run / "v.json").read_text())["verdicts"] if x["status"] == "ERROR"]
     assert [x["id"] for x in v] == ["log_format"] and "format not recognised" in v[0]["message"]
+
+
+def test_html_report_has_the_plots_and_every_verdict(pristine_run, tmp_path):
+    out = tmp_path / "r.html"
+    p = checks("report", pristine_run, "--html", out, "--baseline", pristine_run)
+    assert p.returncode == 0, p.stderr
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") == 3  # loss curves, bench bars, eval bands
+    assert page.count("<tr>") - 1 == page.count(">PASS<") and ">FAIL<" not in page

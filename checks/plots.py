@@ -1,0 +1,131 @@
+"""`checks report RUN_DIR --html FILE`: the verdicts as a page, with the plots people would rather look at
+than read: the distillation loss curves (a baseline run overlaid), throughput and loading memory per
+checkpoint beside the tutorial's, and each eval score against its golden band. Shows; never judges."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+
+from checks import engine
+from checks.errors import CheckError
+from checks.goldens import Goldens
+
+
+def _matplotlib():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        return plt
+    except ImportError:
+        raise CheckError("the HTML report needs matplotlib", hint="python -m pip install matplotlib") from None
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def loss_figure(plt, runs: dict[str, object]):
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for label, rec in runs.items():
+        its = getattr(rec, "iterations", [])
+        names = sorted({n for i in its for n in i.losses})
+        for name in names:
+            pts = [(i.iteration, i.losses[name]) for i in its if name in i.losses and math.isfinite(i.losses[name])]
+            if pts and max(y for _, y in pts) > 0:
+                ax.plot(*zip(*pts), label=f"{label}: {name}", linewidth=1)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.set_title("Distillation losses")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def bench_figure(plt, record, goldens: Goldens, gpu: str | None):
+    runs = getattr(record, "runs", {})
+    names = list(runs)
+    gold = {g.path.split(".")[1]: g for g in goldens.steps.get("bench", []) if g.path and g.path.endswith("output_tokens_per_s")}
+    mem = {g.path.split(".")[1]: g for g in goldens.steps.get("bench", []) if g.path and g.path.endswith("model_loading_gib")}
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = range(len(names))
+    key = lambda g: engine.gpu_key(gpu or "", list(g.by_gpu)) if g.by_gpu else None  # noqa: E731
+    a1.bar([i - 0.2 for i in x], [runs[n].output_tokens_per_s or 0 for n in names], 0.4, label="this run")
+    a1.bar([i + 0.2 for i in x], [(gold[n].by_gpu[key(gold[n])] if n in gold and key(gold[n]) else 0) for n in names],
+           0.4, label="golden for this GPU (none: 0)", alpha=0.6)
+    a1.set_xticks(list(x), names, rotation=20)
+    a1.set_title("Output tokens/s")
+    a1.legend(fontsize=7)
+    a2.bar([i - 0.2 for i in x], [runs[n].model_loading_gib or 0 for n in names], 0.4, label="this run")
+    a2.bar([i + 0.2 for i in x], [mem[n].expect if n in mem else 0 for n in names], 0.4, label="tutorial", alpha=0.6)
+    a2.set_xticks(list(x), names, rotation=20)
+    a2.set_title("Model loading memory (GiB)")
+    a2.legend(fontsize=7)
+    return fig
+
+
+def eval_figure(plt, verdicts: list[engine.Verdict]):
+    rows = [v for v in verdicts if v.step == "eval" and not v.id.endswith("exit_code")
+            and isinstance(v.measured, (int, float)) and isinstance(v.expected, (int, float))]
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1))
+    for i, v in enumerate(rows):
+        w = float(v.tolerance.split()[0].lstrip("±")) if v.tolerance.startswith("±") else 0
+        ax.plot([v.expected - w, v.expected + w], [i, i], color="0.7", linewidth=6)
+        ax.plot(v.measured, i, "o", color="green" if v.status == engine.PASS else "red")
+    ax.set_yticks(range(len(rows)), [v.id for v in rows], fontsize=7)
+    ax.set_xlabel("score (%): grey = golden ± tolerance, dot = this run")
+    ax.set_title("Evaluation")
+    return fig
+
+
+def html_report(run: Path, goldens: Goldens, verdicts: list[engine.Verdict], baseline: Path | None = None) -> str:
+    from checks import rundir
+    from checks.steps import module
+
+    plt = _matplotlib()
+    images = []
+    ctx = engine.Context()
+    try:
+        ctx = engine.context_from_manifest(rundir.read_json(run / rundir.MANIFEST))
+    except CheckError:
+        pass
+    if rundir.step_dir(run, "distill").is_dir():
+        runs = {}
+        for label, r in (("baseline", baseline), ("this run", run)):
+            if r is not None:
+                try:
+                    runs[label] = module("distill").load(rundir.step_dir(r, "distill"))
+                except CheckError:
+                    pass
+        if runs:
+            images.append(_png(loss_figure(plt, runs)))
+    if rundir.step_dir(run, "bench").is_dir():
+        try:
+            images.append(_png(bench_figure(plt, module("bench").load(rundir.step_dir(run, "bench")), goldens, ctx.gpu_model)))
+        except CheckError:
+            pass
+    if any(v.step == "eval" for v in verdicts):
+        images.append(_png(eval_figure(plt, verdicts)))
+    plt.close("all")
+    colour = {engine.PASS: "#1a7f37", engine.FAIL: "#cf222e", engine.SKIP: "#9a6700", engine.ERROR: "#8250df"}
+    rows = "".join(
+        f"<tr><td>{html.escape(v.step)}</td><td>{html.escape(v.id)}</td>"
+        f"<td style='color:{colour[v.status]};font-weight:bold'>{v.status}</td>"
+        f"<td>{html.escape(str(v.expected))[:80]}</td><td>{html.escape(str(v.measured))[:80]}</td>"
+        f"<td>{html.escape(v.tolerance)}</td><td>{html.escape(v.message)[:300]}</td></tr>" for v in verdicts)
+    counts = {s: sum(v.status == s for v in verdicts) for s in colour}
+    figs = "".join(f"<p><img src='data:image/png;base64,{b}'></p>" for b in images)
+    return (f"<!doctype html><meta charset='utf-8'><title>checks report {html.escape(str(run))}</title>"
+            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;border-bottom:1px solid #ddd;"
+            "font-size:13px;text-align:left}</style>"
+            f"<h1>{html.escape(str(run))}</h1><p>goldens: {html.escape(goldens.file)} — "
+            + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"</p>{figs}"
+            "<table><tr><th>step</th><th>check</th><th>verdict</th><th>expected</th><th>measured</th>"
+            f"<th>tolerance</th><th>note</th></tr>{rows}</table>")
