@@ -52,7 +52,7 @@ $(KIT_READY): pyproject.toml
 	touch $@
 
 .PHONY: help image lock image-check data prune distill convert eval quantize bench-bf16 bench-fp8 bench \
-        steps reproduce check plan test preflight regress drift
+        steps reproduce check report plan test preflight regress drift
 
 help: ## list the targets (this text)
 	@echo "Targets (variables: RUN=$(RUN) PROFILE=$(PROFILE) RUNNER=$(RUNNER) IMAGE=$(IMAGE) NODES GPUS_PER_NODE HF_HOME):"
@@ -100,6 +100,10 @@ drift: | $(KIT_READY) ## compare recipes/ with the tutorial README of the image'
 
 check: | $(KIT_READY) ## judge runs/RUN against expected/PROFILE.yaml (writes report.json, report.xml)
 	$(PY) -m checks verify $(RUN_DIR) --expected expected/$(PROFILE).yaml --json $(RUN_DIR)/report.json --junit $(RUN_DIR)/report.xml
+
+report: | $(KIT_READY) ## HTML page of runs/RUN's verdicts with plots (BASELINE=runs/<id> overlays its losses)
+	$(PY) -c "import matplotlib" 2>/dev/null || $(PY) -m pip install -q -e '.[plots]'
+	$(PY) -m checks report $(RUN_DIR) --expected expected/$(PROFILE).yaml --html $(RUN_DIR)/report.html $(if $(BASELINE),--baseline $(BASELINE))
 
 plan: | $(KIT_READY) ## print each step's command, resources and GPU-hours (nothing runs)
 	$(KIT) plan
