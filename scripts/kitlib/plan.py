@@ -9,12 +9,15 @@ from kitlib.render import Rendered
 def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, width: int = 160) -> str:
     """units: (unit, rendered command, already done)."""
     out = [f"Plan for PROFILE={profile} ({len(units)} steps). GPU-hours = nodes x GPUs x hours.", ""]
-    total = todo = 0.0
+    total = todo = extra = 0.0
     for u, r, done in units:
         gh = u.gpu_hours
-        total += gh
-        todo += 0 if done else gh
-        state = "done" if done else "to run"
+        if u.group == "extra":
+            extra += gh
+        else:
+            total += gh
+            todo += 0 if done else gh
+        state = "done" if done else "extra: BENCH_EXTRA=1" if u.group == "extra" else "to run"
         res = f"{u.nodes} node{'s' if u.nodes > 1 else ''} x {u.gpus_per_node} GPU" if u.gpus_per_node else "CPU only"
         out.append(f"== {u.name} [{state}]  {res}, ~{u.hours:g} h, {gh:,.1f} GPU-h  ({u.hours_source})")
         for d in r.deviations:
@@ -22,5 +25,6 @@ def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, width: int = 16
         cmd = r.oneline()
         out += ["   $ " + cmd[i:i + width - 5] for i in range(0, len(cmd), width - 5)]
         out.append("")
-    out.append(f"Total: {total:,.1f} GPU-hours ({todo:,.1f} still to run).")
+    out.append(f"Total: {total:,.1f} GPU-hours ({todo:,.1f} still to run)"
+               + (f"; the extra steps add {extra:,.1f}." if extra else "."))
     return "\n".join(out)
