@@ -69,10 +69,10 @@ def bless(run: Path, goldens: Goldens, steps: list[str] | None = None) -> tuple[
                     continue
                 missing.append(f"{step}.{g.id} ({g.path or g.ratio})")
                 continue
-            value = round(measured, 6) if isinstance(measured, float) else measured
             if g.tol.kind in ("at_most", "at_least"):
                 notes.append(f"{step}.{g.id}: kept (a limit, not a value)")
                 continue
+            value = round(measured, 6) if isinstance(measured, float) else measured
             if g.by_gpu is not None:
                 key = gpu_key(ctx.gpu_model, list(g.by_gpu)) or short_gpu(ctx.gpu_model)
                 entry["by_gpu"] = {**entry["by_gpu"], key: value}

@@ -159,11 +159,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
     recipes = {p.stem: as_tutorial(p) for p in sorted(args.recipes.glob("*.sh")) if p.stem not in ("data", "eval_mmlu")}
     if not recipes:
         raise CheckError("no recipes found", where=str(args.recipes), expected="recipes/tutorial/*.sh")
-    found = drift.compare(recipes, args.readme.read_text(encoding="utf-8", errors="replace"))
+    markdown = args.readme.read_text(encoding="utf-8", errors="replace")
+    found = drift.compare(recipes, markdown)
     if args.modelopt_root or args.bridge_root:
         from checks.recipes import recipe_command
 
-        commands = [recipe_command(p) for p in args.recipes.glob("*.sh")] + drift.blocks(args.readme.read_text())
+        commands = [recipe_command(p) for p in args.recipes.glob("*.sh")] + drift.blocks(markdown)
         found += drift.missing_paths(commands, args.modelopt_root, args.bridge_root)
     report.drift_table(found, Console(), f"checks drift {args.readme}")
     if args.json:

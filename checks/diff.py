@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checks import engine, rundir
-from checks.engine import ERROR, Context, context_from_manifest
+from checks.engine import ERROR
 from checks.errors import CheckError
 from checks.goldens import Golden, Goldens, Tolerance
 
@@ -40,13 +40,6 @@ def _load(run: Path, step: str):
     if not sdir.is_dir():
         raise CheckError(f"{step}: no step directory", where=str(sdir))
     return module(step).load(sdir)
-
-
-def _context(run: Path) -> Context:
-    try:
-        return context_from_manifest(rundir.read_json(run / rundir.MANIFEST))
-    except CheckError:
-        return Context()
 
 
 def diff_golden(g: Golden, base: object, cand: object, same_gpu: bool) -> Change:
@@ -103,7 +96,7 @@ def diff_runs(baseline: Path, candidate: Path, goldens: Goldens, steps: list[str
     for run in (baseline, candidate):
         if not Path(run).is_dir():
             return [Change("run", "run directory", ERROR, note=f"no such directory: {run}")]
-    cb, cc = _context(baseline), _context(candidate)
+    cb, cc = engine.run_context(baseline), engine.run_context(candidate)
     same_gpu = cb.gpu_model is not None and cb.gpu_model == cc.gpu_model
     if not same_gpu:
         changes.append(Change("run", "GPU model", CHANGED if cb.gpu_model != cc.gpu_model else ERROR,

@@ -50,6 +50,15 @@ def context_from_manifest(manifest: object) -> Context:
     return ctx
 
 
+def run_context(run_dir: Path) -> Context:
+    """The context of a run, or an empty one when its manifest cannot be read (for diff and reports;
+    `verify` reports the unreadable manifest as an ERROR of its own)."""
+    try:
+        return context_from_manifest(rundir.read_json(Path(run_dir) / rundir.MANIFEST))
+    except CheckError:
+        return Context()
+
+
 def gpu_key(gpu_model: str, keys: list[str]) -> str | None:
     """The golden key naming this GPU: a key matches when it appears in the model name as whole words;
     the longest match wins ('H100' matches 'NVIDIA H100 80GB HBM3')."""
@@ -192,8 +201,8 @@ def judge_value(g: Golden, record: object, ctx: Context, record_format: str | No
         return v
     except _Missing as miss:
         errors = (record.get("errors") if isinstance(record, dict) else getattr(record, "errors", None)) or {}
-        broken = any(f"{g.ratio or g.path}.".startswith(f"{k}.") for k in errors) if not g.ratio else \
-            any(f"{p}.".startswith(f"{k}.") for p in g.ratio for k in errors)
+        # An optional run that is present but unreadable is an error, not an absence.
+        broken = any(f"{p}.".startswith(f"{k}.") for p in (g.ratio or (g.path,)) for k in errors)
         if g.optional and miss.depth <= 1 and not broken:
             v.status, v.message = SKIP, f"{miss.segment!r} not in this run (optional)"
             return v

@@ -91,11 +91,7 @@ def html_report(run: Path, goldens: Goldens, verdicts: list[engine.Verdict], bas
 
     plt = _matplotlib()
     images = []
-    ctx = engine.Context()
-    try:
-        ctx = engine.context_from_manifest(rundir.read_json(run / rundir.MANIFEST))
-    except CheckError:
-        pass
+    ctx = engine.run_context(run)
     if rundir.step_dir(run, "distill").is_dir():
         runs = {}
         for label, r in (("baseline", baseline), ("this run", run)):

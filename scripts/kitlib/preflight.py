@@ -57,15 +57,15 @@ def problems(cfg: Config, unit: Unit, units: list[Unit], skip: set[str] = frozen
 
 
 def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[str]]) -> None:
-    out = found["engine"]
+    engine = found["engine"]
     if cfg.runner == "docker":
-        out += docker_problems(cfg.image, ", or use RUNNER=slurm (pyxis) or RUNNER=local inside the image")
+        engine += docker_problems(cfg.image, ", or use RUNNER=slurm (pyxis) or RUNNER=local inside the image")
     elif cfg.runner == "slurm":
         for tool in ("sbatch", "srun", "scontrol"):
             if not shutil.which(tool):
-                out.append(f"no `{tool}` on PATH: RUNNER=slurm needs a Slurm client (login node)")
+                engine.append(f"no `{tool}` on PATH: RUNNER=slurm needs a Slurm client (login node)")
     if unit.nodes > 1 and cfg.runner != "slurm":
-        out.append(f"{unit.name} needs {unit.nodes} nodes x {unit.gpus_per_node} GPUs: use RUNNER=slurm, "
+        engine.append(f"{unit.name} needs {unit.nodes} nodes x {unit.gpus_per_node} GPUs: use RUNNER=slurm, "
                    f"or NODES=1 to run it on one node (the tutorial allows it, at {unit.nodes}x the time)")
     if unit.gpus_per_node and cfg.runner in ("local", "docker") and unit.nodes == 1:
         seen = gpus()
@@ -76,22 +76,19 @@ def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[s
             print(f"[kit] note: {unit.name}'s goldens are for {unit.gpu_model}; this machine has {seen[0]}: "
                   "absolute figures will be SKIPped, ratios still judged")
     env = child_env(cfg)
-    out = found["hf_token"]
     if unit.hf_token and not env.get("HF_TOKEN"):
-        out.append(f"{unit.name} downloads gated models or datasets: set HF_TOKEN, or run `hf auth login` "
+        found["hf_token"].append(f"{unit.name} downloads gated models or datasets: set HF_TOKEN, or run `hf auth login` "
                    f"(token file under {cfg.hf_home})")
+    inputs = found["inputs"]
     if unit.step == "eval":
-        out = found["inputs"]
         for var in ("SLURM_HOST", "SLURM_ACCOUNT"):
             if not (cfg.ctx.get(var) or env.get(var)):
-                out.append(f"eval submits through nemo-evaluator-launcher's Slurm executor: set {var} "
+                inputs.append(f"eval submits through nemo-evaluator-launcher's Slurm executor: set {var} "
                            f"(make eval {var}=...)")
-    out = found["inputs"]
     for dep in unit.after:
-        deps = [u for u in units if u.name == dep or u.step == dep]
-        for d in deps:
+        for d in (u for u in units if dep in (u.name, u.step)):
             if not (cfg.run_dir / d.name / STAMP).exists():
-                out.append(f"{unit.name} needs {d.name} first: run `make {d.step}` (no {cfg.run_dir / d.name / STAMP})")
+                inputs.append(f"{unit.name} needs {d.name} first: run `make {d.step}` (no {cfg.run_dir / d.name / STAMP})")
     where = Path(cfg.ctx["DATA_ROOT"]) if unit.step == "data" else cfg.run_dir
     free = shutil.disk_usage(_existing(where)).free / 2**30
     if free < unit.disk_gib:

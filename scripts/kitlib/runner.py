@@ -33,7 +33,6 @@ class Config:
     image: str
     ctx: dict[str, str]
     hf_home: str
-    extra_mounts: list[str] = field(default_factory=list)
     pyxis: str = "auto"  # auto | 1 | 0
     slurm_args: list[str] = field(default_factory=list)
     gpu_sample_s: int = 10
@@ -153,11 +152,10 @@ class Keeper(threading.Thread):
                 self.notes.append(f"[kit] restored {dst.name} (removed by checkpoint rotation) from {self.kept_dir}")
 
 
-def launch_argv(cfg: Config, unit: Unit, script: Path, sdir: Path) -> list[str]:
+def launch_argv(cfg: Config, unit: Unit, script: Path, sdir: Path, env: dict[str, str]) -> list[str]:
     if cfg.runner == "local":
         return ["bash", str(script)]
-    mounts = sorted({str(ROOT), str(cfg.run_dir.resolve()), cfg.ctx["DATA_ROOT"], cfg.hf_home,
-                     child_env(cfg)["VLLM_CACHE_ROOT"], *cfg.extra_mounts})
+    mounts = sorted({str(ROOT), str(cfg.run_dir.resolve()), cfg.ctx["DATA_ROOT"], cfg.hf_home, env["VLLM_CACHE_ROOT"]})
     if cfg.runner == "docker":
         argv = ["docker", "run", "--rm", "--gpus", "all", "--shm-size=16g", "--ulimit", "memlock=-1", "--net=host",
                 "--name", f"nemotron-repro-{cfg.run_id}-{unit.name.replace('/', '-')}"]
@@ -237,7 +235,8 @@ def run_unit(cfg: Config, unit: Unit) -> int:
         print(f"[kit] {unit.name}: already done ({sdir / STAMP}); delete the stamp to run it again")
         return 0
     rotate(sdir)
-    for d in (cfg.ctx["DATA_ROOT"], cfg.hf_home, child_env(cfg)["VLLM_CACHE_ROOT"]):  # mounted: must exist
+    env = child_env(cfg)
+    for d in (cfg.ctx["DATA_ROOT"], cfg.hf_home, env["VLLM_CACHE_ROOT"]):  # mounted into containers: must exist
         Path(d).mkdir(parents=True, exist_ok=True)
     ctx = {**cfg.ctx, "STEP_DIR": str(sdir.resolve())}
     rendered = render(unit, ctx, multinode=cfg.runner == "slurm" and unit.nodes > 1)
@@ -246,7 +245,6 @@ def run_unit(cfg: Config, unit: Unit) -> int:
     body = rendered.script.replace("set -euo pipefail\n", "set -euo pipefail\n" + probe, 1)
     script.write_text(body)
     script.chmod(0o755)
-    env = child_env(cfg)
     meta = {"unit": unit.name, "runner": cfg.runner, "command": rendered.command, "deviations": rendered.deviations,
             "nodes": unit.nodes, "gpus_per_node": unit.gpus_per_node,
             "world_size": unit.nodes * unit.gpus_per_node, "started": manifest.now(), "exit_code": None}
@@ -259,7 +257,7 @@ def run_unit(cfg: Config, unit: Unit) -> int:
     code = None
     proc = None
     try:
-        argv = launch_argv(cfg, unit, script, sdir)
+        argv = launch_argv(cfg, unit, script, sdir, env)
         if sampler:
             sampler.start()
         if keeper:
