@@ -10,18 +10,18 @@ import re
 from datetime import date
 from pathlib import Path
 
-import yaml
-
-from checks import engine, rundir
-from checks.engine import context_from_manifest, gpu_key
+from checks import judge, yamlio
 from checks.errors import CheckError
+from checks.findings import SKIP
 from checks.goldens import Goldens, dump
+from checks.run import Run
 
 
-def provenance(run: Path, manifest: dict) -> str:
-    image = manifest.get("image") or {}
-    versions = manifest.get("versions") or {}
-    parts = [f"run {manifest.get('run_id', run.name)}"]
+def provenance(run: Run) -> str:
+    manifest = run.manifest or {}
+    image = manifest.get("image") if isinstance(manifest.get("image"), dict) else {}
+    versions = manifest.get("versions") if isinstance(manifest.get("versions"), dict) else {}
+    parts = [f"run {run.id}"]
     if image.get("digest") or image.get("name"):
         parts.append(f"image {image.get('digest') or image.get('name')}")
     for key, label in (("modelopt", "ModelOpt"), ("vllm", "vLLM"), ("megatron_bridge", "Megatron-Bridge")):
@@ -36,34 +36,36 @@ def short_gpu(model: str) -> str:
     return m.group(1) if m else model
 
 
-def bless(run: Path, goldens: Goldens, steps: list[str] | None = None) -> tuple[str, str, list[str]]:
+def bless(run: Run, goldens: Goldens, steps: list[str] | None = None) -> tuple[str, str, list[str]]:
     """Return (old text, new text, notes). CheckError when a value the goldens name is missing."""
-    from checks.steps import module
-
     path = Path(goldens.file)
     old = path.read_text()
-    doc = yaml.safe_load(old)
-    manifest = rundir.read_json(run / rundir.MANIFEST)
-    if not isinstance(manifest, dict):
-        raise CheckError("manifest.json is not an object", where=str(run / rundir.MANIFEST))
-    ctx = context_from_manifest(manifest)
-    source = provenance(run, manifest)
+    doc = yamlio.loads(old, str(path))
+    if run.manifest_error is not None:
+        raise CheckError("cannot bless a run without a readable manifest", found=run.manifest_error.render())
+    ctx = run.context
+    source = provenance(run)
     notes, missing = [], []
     for step in steps or list(goldens.steps):
-        sdir = rundir.step_dir(run, step)
-        try:
-            record = module(step).load(sdir)
-        except CheckError as e:
-            raise CheckError(f"cannot bless {step}: its output does not parse", found=e.render(),
-                             hint="bless only complete runs (checks verify first), or leave the step out with --step") from None
-        for g, entry in zip(goldens.steps[step], doc[step]):
-            v = engine.judge_value(g, record, ctx, getattr(record, "format", None))
-            if v.status == engine.SKIP and not (g.by_gpu is not None and ctx.gpu_model):
-                notes.append(f"{step}.{g.id}: kept ({v.message})")
+        data = run.step(step)
+        if not data.present or data.error is not None:
+            why = data.error.render() if data.error else f"no {step}/ directory"
+            raise CheckError(f"cannot bless {step}: its output does not parse", found=why,
+                             hint="bless only complete runs (checks verify first), or leave the step out with --step")
+        record = data.record
+        entries = {str(e["id"]): e for e in doc.get(step, [])}
+        for g in goldens.steps[step]:
+            entry = entries.get(g.id)
+            if entry is None:
+                notes.append(f"{step}.{g.id}: kept (included from {', '.join(goldens.includes)}; bless that file)")
+                continue
+            v = judge.judge_value(g, record, ctx, getattr(record, "format", None))
+            if v.status == SKIP and not (g.by_gpu is not None and ctx.gpu_model):
+                notes.append(f"{step}.{g.id}: kept ({v.note})")
                 continue
             try:
-                measured = engine.measure(g, record)
-            except (engine._Missing, TypeError):
+                measured = judge.measure(g, record)
+            except (judge.Missing, TypeError):
                 if g.optional:
                     notes.append(f"{step}.{g.id}: kept (not in this run)")
                     continue
@@ -74,7 +76,7 @@ def bless(run: Path, goldens: Goldens, steps: list[str] | None = None) -> tuple[
                 continue
             value = round(measured, 6) if isinstance(measured, float) else measured
             if g.by_gpu is not None:
-                key = gpu_key(ctx.gpu_model, list(g.by_gpu)) or short_gpu(ctx.gpu_model)
+                key = judge.gpu_key(ctx.gpu_model, list(g.by_gpu)) or short_gpu(ctx.gpu_model)
                 entry["by_gpu"] = {**entry["by_gpu"], key: value}
             else:
                 entry["expect"] = value

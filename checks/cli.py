@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
-from checks import engine, goldens, report
+from checks import goldens, judge, render
 from checks.errors import CheckError
-from checks.rundir import STEPS
+from checks.findings import exit_code, summary
+from checks.run import Run, load_path
+from checks.rundir import STEPS, write_atomic
 
 DEFAULT_EXPECTED = Path("expected/full.yaml")
 
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"parse": cmd_parse, "verify": cmd_verify, "diff": cmd_diff, "bless": cmd_bless,
                 "drift": cmd_drift, "report": cmd_report}[args.cmd](args)
     except CheckError as e:
-        err.print(f"[bold magenta]ERROR[/] {e.render()}", markup=True, highlight=False)
+        err.print(f"[bold magenta]ERROR[/] {escape(e.render())}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -76,62 +79,53 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from checks.steps import module
-
-    path: Path = args.path
-    if not path.exists():
-        raise CheckError(f"{path} does not exist", expected=f"the {args.step} step's log file or directory",
-                         hint="check the path; runs live under runs/<id>/<step>/")
-    record = module(args.step).load(path)
+    record = load_path(args.step, args.path)
     print(json.dumps(dataclasses.asdict(record), indent=2, default=str, allow_nan=True))
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     g = goldens.load(args.expected)
-    verdicts = engine.verify(args.run_dir, g, args.step)
-    console = Console()
-    report.table(verdicts, console, title=f"checks verify {args.run_dir} against {args.expected}")
+    run = Run.load(args.run_dir)
+    findings = judge.judge(run, g, args.step)
+    render.terminal(findings, Console(), f"checks verify {args.run_dir} against {args.expected}")
     meta = {"run_dir": str(args.run_dir), "expected": str(args.expected), "profile": g.profile}
     if args.json:
-        report.write_json(args.json, verdicts, meta)
+        render.write_json(args.json, findings, meta)
     if args.junit:
-        report.write_junit(args.junit, verdicts)
-    return engine.exit_code(verdicts)
+        render.write_junit(args.junit, findings)
+    return exit_code(findings)
 
 
-def _profile_goldens(run: Path, explicit: Path | None) -> Path:
+def _profile_goldens(run: Run, explicit: Path | None) -> Path:
     if explicit:
         return explicit
-    from checks import rundir
-
-    try:
-        profile = rundir.read_json(run / rundir.MANIFEST).get("profile", "full")
-    except (CheckError, AttributeError):
-        profile = "full"
-    return Path("expected") / f"{profile}.yaml"
+    profile = (run.manifest or {}).get("profile") if isinstance((run.manifest or {}).get("profile"), str) else None
+    return Path("expected") / f"{profile or 'full'}.yaml"
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from checks import diff
 
-    g = goldens.load(_profile_goldens(args.baseline, args.expected))
-    changes = diff.diff_runs(args.baseline, args.candidate, g, args.step)
-    report.changes_table(changes, Console(), f"checks diff {args.baseline} -> {args.candidate} ({g.file})")
+    base, cand = Run.load(args.baseline), Run.load(args.candidate)
+    g = goldens.load(_profile_goldens(base, args.expected))
+    changes = diff.diff_runs(base, cand, g, args.step)
+    render.terminal(changes, Console(), f"checks diff {args.baseline} -> {args.candidate} ({g.file})",
+                    labels=("baseline", "candidate"))
     if args.json:
-        report.write_atomic(args.json, diff.to_json(changes, {"baseline": str(args.baseline),
-                                                               "candidate": str(args.candidate), "expected": g.file}))
-    return diff.exit_code(changes)
+        render.write_json(args.json, changes, {"baseline": str(args.baseline), "candidate": str(args.candidate),
+                                               "expected": g.file})
+    return exit_code(changes)
 
 
 def cmd_bless(args: argparse.Namespace) -> int:
     from checks import bless
 
     g = goldens.load(args.into)
-    old, new, notes = bless.bless(args.run_dir, g, args.step)
+    old, new, notes = bless.bless(Run.load(args.run_dir), g, args.step)
     console = Console()
     for n in notes:
-        console.print(f"[dim]{n}[/dim]", highlight=False)
+        console.print(f"[dim]{escape(n)}[/dim]", highlight=False)
     patch = bless.unified(old, new, str(args.into))
     if not patch:
         console.print(f"{args.into}: the run's values are the goldens already; nothing to write")
@@ -144,7 +138,7 @@ def cmd_bless(args: argparse.Namespace) -> int:
             console.print("nothing written")
             return 1
     goldens.load_text(new, str(args.into))  # refuse to write a file the loader would reject
-    report.write_atomic(args.into, new)
+    write_atomic(args.into, new)
     console.print(f"wrote {args.into}; review it with `git diff {args.into}` and commit it with the reason")
     return 0
 
@@ -166,19 +160,19 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
         commands = [recipe_command(p) for p in args.recipes.glob("*.sh")] + drift.blocks(markdown)
         found += drift.missing_paths(commands, args.modelopt_root, args.bridge_root)
-    report.drift_table(found, Console(), f"checks drift {args.readme}")
+    render.terminal(found, Console(), f"checks drift {args.readme}", labels=("recipe", "README"))
     if args.json:
-        import dataclasses
-
-        report.write_atomic(args.json, json.dumps([dataclasses.asdict(d) for d in found], indent=2))
-    return drift.exit_code(found)
+        render.write_json(args.json, found, {"readme": str(args.readme)})
+    return exit_code(found)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from checks import plots
 
-    g = goldens.load(_profile_goldens(args.run_dir, args.expected))
-    verdicts = engine.verify(args.run_dir, g)
-    report.write_atomic(args.html, plots.html_report(args.run_dir, g, verdicts, args.baseline))
-    print(f"wrote {args.html} ({report.summary(verdicts)})")
-    return engine.exit_code(verdicts)
+    run = Run.load(args.run_dir)
+    g = goldens.load(_profile_goldens(run, args.expected))
+    findings = judge.judge(run, g)
+    baseline = Run.load(args.baseline) if args.baseline else None
+    write_atomic(args.html, plots.html_report(run, g, findings, baseline))
+    print(f"wrote {args.html} ({', '.join(f'{n} {s}' for s, n in summary(findings).items())})")
+    return exit_code(findings)

@@ -7,69 +7,46 @@ deviation over the iterations both runs logged)."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
-from checks import engine, rundir
-from checks.engine import ERROR
-from checks.errors import CheckError
+from checks import judge
+from checks.findings import CHANGED, ERROR, SAME, SKIP, Finding, Status
 from checks.goldens import Golden, Goldens, Tolerance
+from checks.run import Run
 
-SAME, CHANGED = "SAME", "CHANGED"
 LOSS_TOL = Tolerance("rel", 0.05)  # default for loss curves; goldens `diff: {loss_curve: {rel: x}}` overrides
 
 
-@dataclass
-class Change:
-    step: str
-    item: str
-    status: str
-    baseline: object = None
-    candidate: object = None
-    tolerance: str = ""
-    note: str = ""
-
-
-def _load(run: Path, step: str):
-    from checks.steps import module
-
-    sdir = rundir.step_dir(run, step)
-    if not sdir.is_dir():
-        raise CheckError(f"{step}: no step directory", where=str(sdir))
-    return module(step).load(sdir)
-
-
-def diff_golden(g: Golden, base: object, cand: object, same_gpu: bool) -> Change:
-    c = Change(g.step, g.id, ERROR, tolerance=engine.describe(g.tol, None))
+def diff_golden(g: Golden, base: object, cand: object, same_gpu: bool) -> Finding:
+    c = Finding(g.step, g.id, ERROR, tolerance=judge.describe(g.tol, None), source=g.source)
     if g.by_gpu is not None and not same_gpu:
-        c.status, c.note = "SKIP", "the runs used different GPU models; absolute figures are not comparable"
+        c.status, c.note = SKIP, "the runs used different GPU models; absolute figures are not comparable"
         return c
     try:
-        c.baseline = engine.measure(g, base)
-    except (engine._Missing, TypeError):
-        c.baseline = None
+        c.expected = judge.measure(g, base)
+    except (judge.Missing, TypeError):
+        c.expected = None
     try:
-        c.candidate = engine.measure(g, cand)
-    except (engine._Missing, TypeError):
-        c.candidate = None
-    if c.baseline is None and c.candidate is None:
-        c.status, c.note = ("SKIP", "in neither run (optional)") if g.optional else (ERROR, "in neither run")
+        c.measured = judge.measure(g, cand)
+    except (judge.Missing, TypeError):
+        c.measured = None
+    c.where = judge.locate(cand, g.ratio or g.path)
+    if c.expected is None and c.measured is None:
+        c.status, c.note = (SKIP, "in neither run (optional)") if g.optional else (ERROR, "in neither run")
         return c
-    if c.baseline is None or c.candidate is None:
-        c.status, c.note = CHANGED, "only in the " + ("candidate" if c.baseline is None else "baseline")
+    if c.expected is None or c.measured is None:
+        c.status, c.note = CHANGED, "only in the " + ("candidate" if c.expected is None else "baseline")
         return c
     tol = g.tol if g.tol.kind not in ("at_most", "at_least") else Tolerance("exact")
-    status, msg = engine.compare(c.candidate, c.baseline, tol)
-    c.tolerance = engine.describe(tol, c.baseline)
-    c.status = {engine.PASS: SAME, engine.FAIL: CHANGED}.get(status, ERROR)
-    c.note = msg
+    status, msg = judge.compare(c.measured, c.expected, tol)
+    c.tolerance = judge.describe(tol, c.expected)
+    c.low, c.high = judge.bounds(tol, c.expected)
+    c.status = {Status.PASS: SAME, Status.FAIL: CHANGED}.get(status, ERROR)
+    c.note = msg if c.status != SAME else ""
     return c
 
 
-def loss_curves(base: object, cand: object, tol: Tolerance) -> list[Change]:
+def loss_curves(base: object, cand: object, tol: Tolerance) -> list[Finding]:
     """Per loss name: the largest and the final deviation over the iterations both runs logged."""
     b = {i.iteration: i.losses for i in getattr(base, "iterations", [])}
     k = {i.iteration: i.losses for i in getattr(cand, "iterations", [])}
@@ -83,44 +60,39 @@ def loss_curves(base: object, cand: object, tol: Tolerance) -> list[Change]:
         final = devs[-1] if devs else math.nan
         for what, dev, at in (("max", worst, common[devs.index(worst)] if devs else None), ("final", final, common[-1])):
             ok = not math.isnan(dev) and dev <= tol.value
-            out.append(Change("distill", f"loss curve '{name}' ({what} deviation)", SAME if ok else CHANGED,
-                              baseline=None, candidate=dev, tolerance=f"±{tol.value * 100:g}%",
-                              note=f"{dev * 100:.3g}% at iteration {at} over {len(common)} shared iterations"))
+            out.append(Finding("distill", f"loss curve '{name}' ({what} deviation)", SAME if ok else CHANGED,
+                               expected=None, measured=dev, high=tol.value, tolerance=f"±{tol.value * 100:g}%",
+                               note=f"{dev * 100:.3g}% at iteration {at} over {len(common)} shared iterations"))
     if not common and (b or k):
-        out.append(Change("distill", "loss curve", CHANGED, len(b), len(k), note="no iteration logged by both runs"))
+        out.append(Finding("distill", "loss curve", CHANGED, len(b), len(k), note="no iteration logged by both runs"))
     return out
 
 
-def diff_runs(baseline: Path, candidate: Path, goldens: Goldens, steps: list[str] | None = None) -> list[Change]:
-    changes: list[Change] = []
-    for run in (baseline, candidate):
-        if not Path(run).is_dir():
-            return [Change("run", "run directory", ERROR, note=f"no such directory: {run}")]
-    cb, cc = engine.run_context(baseline), engine.run_context(candidate)
+def diff_runs(baseline: Run, candidate: Run, goldens: Goldens, steps: list[str] | None = None) -> list[Finding]:
+    changes: list[Finding] = []
+    cb, cc = baseline.context, candidate.context
     same_gpu = cb.gpu_model is not None and cb.gpu_model == cc.gpu_model
     if not same_gpu:
-        changes.append(Change("run", "GPU model", CHANGED if cb.gpu_model != cc.gpu_model else ERROR,
-                              cb.gpu_model, cc.gpu_model, note="absolute throughput is compared only on the same GPU"))
+        changes.append(Finding("run", "GPU model", CHANGED if cb.gpu_model != cc.gpu_model else ERROR,
+                               cb.gpu_model, cc.gpu_model, note="absolute throughput is compared only on the same GPU"))
     for step in steps or list(goldens.steps):
-        try:
-            base, cand = _load(baseline, step), _load(candidate, step)
-        except CheckError as e:
-            changes.append(Change(step, "parse", ERROR, note=e.render()))
+        pair = []
+        for run in (baseline, candidate):
+            data = run.step(step)
+            if not data.present:
+                changes.append(Finding(step, "parse", ERROR, note=f"{step}: no step directory in {run.path}"))
+            elif data.error is not None:
+                changes.append(Finding(step, "parse", ERROR, note=data.error.render(), where=data.error.where or ""))
+            else:
+                pair.append(data.record)
+        if len(pair) != 2:
             continue
+        base, cand = pair
         fb, fc = getattr(base, "format", None), getattr(cand, "format", None)
         if fb or fc:
-            changes.append(Change(step, "log format", SAME if fb == fc else CHANGED, fb, fc, "exact"))
+            changes.append(Finding(step, "log format", SAME if fb == fc else CHANGED, fb, fc, tolerance="exact"))
         for g in goldens.steps.get(step, []):
             changes.append(diff_golden(g, base, cand, same_gpu))
         if step == "distill":
             changes += loss_curves(base, cand, goldens.diff.get("loss_curve", LOSS_TOL))
     return changes
-
-
-def exit_code(changes: list[Change]) -> int:
-    s = {c.status for c in changes}
-    return 2 if ERROR in s else 1 if CHANGED in s else 0
-
-
-def to_json(changes: list[Change], meta: dict) -> str:
-    return json.dumps({**meta, "changes": [dataclasses.asdict(c) for c in changes]}, indent=2, default=str)

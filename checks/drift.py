@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-SAME, CHANGED, ADDED, REMOVED, MISSING = "SAME", "CHANGED", "ADDED", "REMOVED", "MISSING"
+from checks.findings import ADDED, CHANGED, MISSING, REMOVED, SAME, Finding
 _FENCE = re.compile(r"^\s*```[^\n]*\n(.*?)^\s*```", re.S | re.M)
 _PATH = re.compile(r"(/opt/(?:Model-Optimizer|Megatron-Bridge)/[\w./-]+)")
 
 
-@dataclass
-class Drift:
-    item: str
-    status: str
-    detail: str = ""
+def finding(item: str, status, detail: str = "") -> Finding:
+    """A drift finding: `item` is "recipe: command signature" (or a script path), `detail` the difference."""
+    step, _, what = item.partition(": ") if ": " in item else ("scripts", "", item)
+    return Finding(step, what, status, note=detail)
 
 
 def blocks(markdown: str) -> list[str]:
@@ -67,7 +65,7 @@ def _script_dir(sig: str) -> str:
     return sig.rsplit("/", 1)[0] if "/" in sig else sig
 
 
-def compare(recipes: dict[str, str], markdown: str) -> list[Drift]:
+def compare(recipes: dict[str, str], markdown: str) -> list[Finding]:
     """recipes: name -> the recipe's command in the tutorial's own words (placeholders put back)."""
     readme = {}
     for b in blocks(markdown):
@@ -82,23 +80,23 @@ def compare(recipes: dict[str, str], markdown: str) -> list[Drift]:
             match = sig if sig in readme else next(
                 (s for s in readme if s not in used and _script_dir(s) == _script_dir(sig) and s.split()[0] == sig.split()[0]), None)
             if match is None:
-                out.append(Drift(f"{name}: {sig}", REMOVED, "no such command in the README any more"))
+                out.append(finding(f"{name}: {sig}", REMOVED, "no such command in the README any more"))
                 continue
             used.add(match)
             # The shell splits words on any run of blanks: README alignment is no difference.
             norm = lambda t: [" ".join(l.split()) for l in t.split("\n")]  # noqa: E731
             if norm(readme[match]) == norm(cmd):
-                out.append(Drift(f"{name}: {sig}", SAME))
+                out.append(finding(f"{name}: {sig}", SAME))
             else:
                 d = "\n".join(difflib.unified_diff(norm(cmd), norm(readme[match]), "recipe", "README", lineterm="", n=0))
-                out.append(Drift(f"{name}: {sig}", CHANGED, d))
+                out.append(finding(f"{name}: {sig}", CHANGED, d))
     for sig, b in readme.items():
-        if sig not in used and not any(d.item.endswith(sig) for d in out):
-            out.append(Drift(f"README: {sig}", ADDED, b.split("\n", 1)[0]))
+        if sig not in used and not any(d.id == sig for d in out):
+            out.append(finding(f"README: {sig}", ADDED, b.split("\n", 1)[0]))
     return out
 
 
-def missing_paths(commands: list[str], modelopt_root: Path | None, bridge_root: Path | None) -> list[Drift]:
+def missing_paths(commands: list[str], modelopt_root: Path | None, bridge_root: Path | None) -> list[Finding]:
     """Script paths the commands call that do not exist under the given checkouts."""
     out = []
     roots = {"/opt/Model-Optimizer": modelopt_root, "/opt/Megatron-Bridge": bridge_root}
@@ -107,9 +105,5 @@ def missing_paths(commands: list[str], modelopt_root: Path | None, bridge_root: 
             if root is not None and p.startswith(prefix + "/"):
                 local = Path(root) / p[len(prefix) + 1:]
                 if not local.exists():
-                    out.append(Drift(p, MISSING, f"not at {local}"))
+                    out.append(finding(p, MISSING, f"not at {local}"))
     return out
-
-
-def exit_code(drifts: list[Drift]) -> int:
-    return 0 if all(d.status == SAME for d in drifts) else 1

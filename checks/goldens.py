@@ -1,22 +1,31 @@
-"""Golden values as data: load and validate expected/<profile>.yaml.
+"""Golden values as data: load and validate expected/<profile>.yaml strictly.
 
-Each check names a value in a step's record (`path`, or `ratio: [numerator, denominator]`), the
-expected value (`expect`, or `by_gpu: {GPU: value}`), a tolerance (`tol`) and where the value
-comes from (`source`). Optional gates: `formats` (only for these log formats), `requires`
-(e.g. `{world_size: 768}`), `optional: true` (SKIP when the model/variant was not run).
-"""
+Each check names a value in a step's record (`path`, or `ratio: [numerator, denominator]`), the expected
+value (`expect`, or `by_gpu: {GPU: value}`), a tolerance (`tol`) and where the value comes from (`source`).
+Optional: `formats` (only for these log formats), `requires` (e.g. `{world_size: 768}`), `optional: true`
+(SKIP when the model/variant was not run), `note` (shown with a FAIL), `xfail: <reason>` (a known
+discrepancy: FAIL becomes XFAIL, and a PASS becomes XPASS, which fails: strict, like pytest's xfail).
+
+`include: [{file: full.yaml, steps: [prune, bench]}]` takes those sections from another goldens file;
+an entry `{id: X, override: true, ...}` then changes fields of the included check X, in plain sight.
+Unknown keys, wrong types, duplicate keys or ids, aliases and non-finite numbers are errors naming the
+file and line (exit 2), never silently ignored."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
-
+from checks import yamlio
 from checks.errors import CheckError
 from checks.rundir import STEPS
+from checks.yamlio import YList, YMap
 
 TOL_KINDS = ("exact", "abs", "rel", "binomial", "at_most", "at_least")
+TOP_KEYS = ("profile", "sources", "diff", "include")
+ENTRY_KEYS = ("path", "ratio", "expect", "by_gpu", "tol", "formats", "requires", "optional", "note", "xfail", "override")
+REQUIRES = ("world_size",)
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,8 @@ class Golden:
     requires: dict[str, object] = field(default_factory=dict)
     optional: bool = False
     note: str | None = None
+    xfail: str | None = None
+    where: str = ""  # file:line of the entry
 
 
 @dataclass
@@ -51,115 +62,176 @@ class Goldens:
     steps: dict[str, list[Golden]]
     sources: dict[str, str]
     diff: dict[str, Tolerance] = field(default_factory=dict)  # tolerances for `checks diff` extras
+    includes: list[str] = field(default_factory=list)
 
 
 def load(path: Path) -> Goldens:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CheckError("goldens file missing", where=str(path), expected="expected/<profile>.yaml",
-                         hint="pass --expected with an existing file") from None
-    return load_text(text, str(path))
+    return _load(Path(path), ())
 
 
 def load_text(text: str, name: str) -> Goldens:
-    path = Path(name)
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise CheckError("goldens file is not valid YAML", where=str(path), found=str(e).splitlines()[0]) from None
+    """Validate goldens given as text (e.g. before `bless` writes them); includes resolve beside `name`."""
+    return _from_doc(yamlio.loads(text, name), Path(name), ())
+
+
+def _load(path: Path, chain: tuple[str, ...]) -> Goldens:
+    if str(path.resolve()) in chain:
+        raise CheckError("goldens include themselves", where=str(path), found=" -> ".join(chain + (str(path),)))
+    return _from_doc(yamlio.load(path, "goldens file"), path, chain)
+
+
+def _from_doc(doc: object, path: Path, chain: tuple[str, ...]) -> Goldens:
     if not isinstance(doc, dict) or doc.get("schema") != 1:
         raise CheckError("goldens file has no `schema: 1`", where=str(path),
                          expected="a mapping with schema: 1, profile, and one list of checks per step")
+    doc = yamlio.mapping(doc, "goldens file", str(path), required=("schema",), allowed=TOP_KEYS + STEPS)
+    profile = yamlio.typed(doc, "profile", str, "goldens file", default=path.stem)
+    sources = yamlio.typed(doc, "sources", dict, "goldens file", default={})
     steps: dict[str, list[Golden]] = {}
+    includes: list[str] = []
+    for inc in yamlio.typed(doc, "include", list, "goldens file", default=[]):
+        inc = yamlio.mapping(inc, "include entry", doc.where("include"), required=("file", "steps"))
+        other = path.parent / yamlio.typed(inc, "file", str, "include entry")
+        wanted = yamlio.typed(inc, "steps", list, "include entry")
+        base = _load(other, chain + (str(path.resolve()),))
+        for step in wanted:
+            if step not in base.steps:
+                raise CheckError(f"include asks for `{step}` but {other} has no such section", where=inc.where("steps"),
+                                 expected=", ".join(base.steps))
+            steps.setdefault(step, []).extend(base.steps[step])
+        includes.append(str(other))
+        sources = {**base.sources, **sources}
     for step in STEPS:
-        if step in doc:
-            items = doc[step]
-            if not isinstance(items, list):
-                raise _bad(path, step, "?", "a list of checks")
-            steps[step] = [_golden(path, step, i, item) for i, item in enumerate(items)]
-    unknown = set(doc) - set(STEPS) - {"schema", "profile", "sources", "diff"}
-    if unknown:
-        raise CheckError("unknown sections in goldens file", where=str(path),
-                         expected=f"steps {', '.join(STEPS)}", found=", ".join(sorted(unknown)))
-    ids = [(g.step, g.id) for gs in steps.values() for g in gs]
-    dup = sorted({f"{s}.{i}" for s, i in ids if ids.count((s, i)) > 1})
-    if dup:
-        raise CheckError("duplicate check ids in goldens file", where=str(path), found=", ".join(dup))
-    diff = {k: _tol(path, "diff", k, v) for k, v in (doc.get("diff") or {}).items()}
-    return Goldens(str(path), str(doc.get("profile", path.stem)), steps, dict(doc.get("sources") or {}), diff)
+        if step not in doc:
+            continue
+        items = doc[step]
+        if not isinstance(items, list):
+            raise CheckError(f"`{step}:` must be a list of checks", where=doc.where(step), found=yamlio._kind(items))
+        for i, item in enumerate(items):
+            where = items.where(i) if isinstance(items, YList) else f"{path}:{step}[{i}]"
+            _add(steps.setdefault(step, []), step, item, where)
+    for step, gs in steps.items():
+        seen: dict[str, str] = {}
+        for g in gs:
+            if g.id in seen:
+                raise CheckError(f"duplicate check id {step}.{g.id}", where=g.where, found=f"first at {seen[g.id]}",
+                                 hint="ids name one check each; use `override: true` to change an included check")
+            seen[g.id] = g.where
+    diff = {}
+    for k, v in (yamlio.typed(doc, "diff", dict, "goldens file", default={}) or {}).items():
+        diff[k] = _tol(v, doc["diff"].where(k), f"diff.{k}")
+    return Goldens(str(path), profile, steps, dict(sources), diff, includes)
 
 
-def _golden(path: Path, step: str, i: int, item: object) -> Golden:
-    if not isinstance(item, dict) or "id" not in item:
-        raise _bad(path, step, i, "a mapping with id, path or ratio, expect or by_gpu, tol, source")
-    gid = str(item["id"])
+def _add(gs: list[Golden], step: str, item: object, where: str) -> None:
+    item = yamlio.mapping(item, f"a check in `{step}:`", where, required=("id",), allowed=ENTRY_KEYS + ("source",))
+    gid = yamlio.typed(item, "id", (str, int), "a check")
+    gid = str(gid)
+    what = f"check {step}.{gid}"
+    if item.get("override") is True:
+        idx = next((k for k, g in enumerate(gs) if g.id == gid), None)
+        if idx is None:
+            raise CheckError(f"{what} has `override: true` but no included check has that id", where=item.where())
+        base = gs[idx]
+        fields = _fields(item, step, gid, what, partial=True)
+        merged = replace(base, **fields, where=item.where())
+        if (merged.path is None) == (merged.ratio is None) or (merged.expect is None) == (merged.by_gpu is None):
+            raise CheckError(f"{what}: the override leaves it without exactly one of path/ratio and expect/by_gpu",
+                             where=item.where())
+        gs[idx] = merged
+        return
+    if "override" in item:
+        yamlio.typed(item, "override", bool, what)
     if ("path" in item) == ("ratio" in item):
-        raise _bad(path, step, gid, "exactly one of `path` and `ratio`")
+        raise _bad(item, what, "exactly one of `path` and `ratio`")
     if ("expect" in item) == ("by_gpu" in item):
-        raise _bad(path, step, gid, "exactly one of `expect` and `by_gpu`")
+        raise _bad(item, what, "exactly one of `expect` and `by_gpu`")
     if not item.get("source"):
-        raise _bad(path, step, gid, "a `source` saying where the value comes from")
-    ratio = item.get("ratio")
-    if ratio is not None and not (isinstance(ratio, list) and len(ratio) == 2 and all(isinstance(r, str) for r in ratio)):
-        raise _bad(path, step, gid, "`ratio: [numerator path, denominator path]`")
-    by_gpu = item.get("by_gpu")
-    if by_gpu is not None and not (isinstance(by_gpu, dict) and by_gpu):
-        raise _bad(path, step, gid, "`by_gpu: {GPU model: value}`")
-    return Golden(
-        step=step, id=gid, source=str(item["source"]), tol=_tol(path, step, gid, item.get("tol", "exact")),
-        path=item.get("path"), ratio=tuple(ratio) if ratio else None, expect=item.get("expect"),
-        by_gpu={str(k): v for k, v in by_gpu.items()} if by_gpu else None,
-        formats=list(item["formats"]) if item.get("formats") else None,
-        requires=dict(item.get("requires") or {}), optional=bool(item.get("optional", False)),
-        note=item.get("note"),
-    )
+        raise _bad(item, what, "a `source` saying where the value comes from")
+    gs.append(Golden(step=step, id=gid, where=item.where(), **_fields(item, step, gid, what, partial=False)))
 
 
-def _tol(path: Path, step: str, gid: str, t: object) -> Tolerance:
+def _fields(item: YMap, step: str, gid: str, what: str, partial: bool) -> dict:
+    out: dict = {}
+    if "source" in item:
+        out["source"] = yamlio.typed(item, "source", str, what)
+    if "path" in item:
+        out["path"] = yamlio.typed(item, "path", str, what)
+        out["ratio"] = None
+    if "ratio" in item:
+        ratio = item["ratio"]
+        if not (isinstance(ratio, list) and len(ratio) == 2 and all(isinstance(r, str) for r in ratio)):
+            raise _bad(item, what, "`ratio: [numerator path, denominator path]`", "ratio")
+        out["ratio"], out["path"] = tuple(ratio), None
+    if "expect" in item:
+        out["expect"] = _finite(item["expect"], item, "expect", what)
+        out["by_gpu"] = None
+    if "by_gpu" in item:
+        by_gpu = item["by_gpu"]
+        if not (isinstance(by_gpu, dict) and by_gpu):
+            raise _bad(item, what, "`by_gpu: {GPU model: value}`", "by_gpu")
+        out["by_gpu"] = {str(k): _finite(v, item, "by_gpu", what) for k, v in by_gpu.items()}
+        out["expect"] = None
+    if "tol" in item or not partial:
+        out["tol"] = _tol(item.get("tol", "exact"), item.where("tol"), what)
+    if "formats" in item:
+        f = item["formats"]
+        if not (isinstance(f, list) and f and all(isinstance(x, str) for x in f)):
+            raise _bad(item, what, "`formats: [log format, ...]`", "formats")
+        out["formats"] = list(f)
+    if "requires" in item:
+        req = yamlio.mapping(item["requires"], f"`requires` of {what}", item.where("requires"), allowed=REQUIRES)
+        out["requires"] = {k: yamlio.typed(req, k, int, f"`requires` of {what}") for k in req}
+    for key in ("optional",):
+        if key in item:
+            out[key] = yamlio.typed(item, key, bool, what)
+    for key in ("note", "xfail"):
+        if key in item:
+            out[key] = yamlio.typed(item, key, str, what)
+    return out
+
+
+def _finite(v: object, item: YMap, key: str, what: str) -> object:
+    if isinstance(v, float) and not math.isfinite(v):
+        raise _bad(item, what, f"a finite `{key}`", key)
+    if isinstance(v, dict):
+        return {k: _finite(x, item, key, what) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x, item, key, what) for x in v]
+    return v
+
+
+def _tol(t: object, where: str, what: str) -> Tolerance:
     if t == "exact":
         return Tolerance("exact")
     if isinstance(t, dict) and len(t) == 1:
         (kind, v), = t.items()
-        if kind in ("abs", "rel", "at_most", "at_least") and isinstance(v, (int, float)) and not isinstance(v, bool):
+        if kind in ("abs", "rel", "at_most", "at_least") and isinstance(v, (int, float)) and not isinstance(v, bool) \
+                and math.isfinite(v):
             if kind in ("abs", "rel") and v < 0:
-                raise _bad(path, step, gid, f"a non-negative `{kind}` tolerance")
+                raise CheckError(f"malformed tolerance of {what}", where=where, expected=f"a non-negative `{kind}` tolerance",
+                                 found=repr(v))
             return Tolerance(kind, float(v))
-        if kind == "binomial" and isinstance(v, dict) and isinstance(v.get("n"), int) and v["n"] > 0:
+        if kind == "binomial" and isinstance(v, dict) and set(v) <= {"n", "repeats", "z"} \
+                and isinstance(v.get("n"), int) and not isinstance(v.get("n"), bool) and v["n"] > 0:
             repeats, z = v.get("repeats", 1), v.get("z", 3.0)
-            if isinstance(repeats, int) and repeats > 0 and isinstance(z, (int, float)) and z > 0:
+            if isinstance(repeats, int) and not isinstance(repeats, bool) and repeats > 0 \
+                    and isinstance(z, (int, float)) and not isinstance(z, bool) and math.isfinite(z) and z > 0:
                 return Tolerance("binomial", n=v["n"], repeats=repeats, z=float(z))
-    raise _bad(path, step, gid, "tol: exact | {abs: x} | {rel: x} | {at_most: x} | {at_least: x} | "
-               "{binomial: {n: questions, repeats: k, z: 3}}")
+    raise CheckError(f"malformed tolerance of {what}", where=where, found=repr(t)[:200],
+                     expected="tol: exact | {abs: x} | {rel: x} | {at_most: x} | {at_least: x} | "
+                              "{binomial: {n: questions, repeats: k, z: 3}} with finite numbers",
+                     hint="every value needs its tolerance and its source")
 
 
-def _bad(path: Path, step: str, gid: object, expected: str) -> CheckError:
-    return CheckError("malformed check in goldens file", where=f"{path}: {step} / {gid}", expected=expected,
+def _bad(item: YMap, what: str, expected: str, key: str | None = None) -> CheckError:
+    return CheckError(f"malformed {what}", where=item.where(key), expected=expected,
                       hint="fix the entry; every value needs its tolerance and its source")
 
 
-class _Dumper(yaml.SafeDumper):
-    """Short lists and flat mappings on one line, so a golden reads as one entry."""
-
-
-def _seq(d, data):
-    flow = all(isinstance(x, (int, float, str)) for x in data) and len(data) < 60
-    return d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
-
-
-def _map(d, data):
-    flow = all(isinstance(x, (int, float, str, bool)) for x in data.values()) and len(data) < 8
-    return d.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
-
-
-_Dumper.add_representer(list, _seq)
-_Dumper.add_representer(dict, _map)
+SECTIONS = STEPS
 
 
 def dump(doc: dict) -> str:
-    """Goldens as YAML text, one blank line between step sections."""
-    import re
-
-    text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
-    return re.sub(r"\n(" + "|".join(STEPS) + r"):\n", r"\n\n\1:\n", text)
+    """Goldens as YAML text (no aliases), one blank line before each step section."""
+    return yamlio.dump(doc, SECTIONS)

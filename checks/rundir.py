@@ -33,57 +33,71 @@ PRUNE_CKPT = "hf"
 QUANT_CKPT = "hf_fp8"
 DISTILL_OUTPUT = "output"
 BENCH_JSON = "result.json"
+STAMP = ".done"  # written atomically by the runner when a step exited 0
+COMMAND = "command.sh"
+ENV = "env.json"
+JOB = "job.sbatch"
+ATTEMPTS = "attempts"  # attempts/N/: a failed attempt's step.log, step.json, gpu_mem.csv
+CKPT_DIR = "checkpoints"  # under distill/output/
+KEPT_DIR = "kept"  # distill/output/kept/iter_NNNNNNN: the runner's hard-link copies
 
 
 def step_dir(run_dir: Path, step: str) -> Path:
     return Path(run_dir) / step
 
 
-def read_text(path: Path) -> str:
-    """Read a log as text; undecodable bytes become U+FFFD so a corrupt byte never crashes a parser."""
+def read_json(path: Path, what: str = "JSON file") -> object:
+    """Read a JSON file of the run; CheckError naming the file (never a traceback) when it is missing or broken."""
+    path = Path(path)
     try:
-        return Path(path).read_bytes().decode("utf-8", errors="replace")
+        text = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
-        raise CheckError(
-            "log file missing",
-            where=str(path),
-            expected="the step's combined output, written by the runner",
-            found="no such file",
-            hint="run the step (e.g. `make <step>`) or point at the right run directory",
-        ) from None
-    except IsADirectoryError:
-        raise CheckError("expected a log file, got a directory", where=str(path)) from None
-
-
-def read_json(path: Path) -> object:
-    text = read_text(path)
+        raise CheckError(f"{what} missing", where=str(path), found="no such file",
+                         hint="the runner writes it; run the step with `make`, or point at the right run directory") from None
+    except (IsADirectoryError, PermissionError, NotADirectoryError) as e:
+        raise CheckError(f"{what} cannot be read", where=str(path), found=type(e).__name__,
+                         expected="a JSON file") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise CheckError(
-            "file is not valid JSON",
+            f"{what} is not valid JSON",
             where=f"{path}:{e.lineno}:{e.colno}",
             found=e.msg,
             hint="the file is truncated or corrupt; rerun the step that wrote it",
         ) from None
-
-
-def step_log(path: Path) -> Path:
-    """PATH given to `checks parse` is either the log itself or the step directory holding step.log."""
-    path = Path(path)
-    return path / LOG if path.is_dir() else path
+    except RecursionError:
+        raise CheckError(f"{what} is nested too deeply to be real", where=str(path)) from None
 
 
 def variant_dirs(sdir: Path) -> list[Path]:
     """A step run once per variant keeps each run in <step>/<variant>/ (its own step.log or step.json)."""
-    return [d for d in sorted(Path(sdir).iterdir()) if d.is_dir() and ((d / LOG).exists() or (d / META).exists())]
+    return [d for d in sorted(Path(sdir).iterdir())
+            if d.is_dir() and d.name != ATTEMPTS and ((d / LOG).exists() or (d / META).exists())]
 
 
 def meta_files(step: str, sdir: Path) -> list[Path]:
     """Where the runner's step.json files for a step must be."""
     sdir = Path(sdir)
     if step in VARIANT_STEPS:
-        return [d / META for d in sorted(sdir.iterdir()) if d.is_dir()]
+        return [d / META for d in sorted(sdir.iterdir()) if d.is_dir() and d.name != ATTEMPTS]
     if not (sdir / META).exists() and variant_dirs(sdir):
         return [d / META for d in variant_dirs(sdir)]
     return [sdir / META]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write so that a reader never sees half a file (reports, manifests, stamps, goldens)."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from checks.errors import FormatNotRecognised
+from checks.run import load_path
 from checks.steps import bench
 from tutorial_run import bench_log
 
@@ -30,7 +31,7 @@ def test_output_json_gives_mean_lengths(tmp_path):
     (d / "step.log").write_text(bench_log(7.8, 1147))
     (d / "result.json").write_text(json.dumps({"elapsed_time": 892.8, "num_requests": 1000, "total_num_tokens": 33_792_000,
                                                "requests_per_second": 1.12, "tokens_per_second": 37849.0}))
-    r = bench.load(tmp_path / "bench").runs["7b-fp8"]
+    r = load_path("bench", tmp_path / "bench").runs["7b-fp8"]
     assert (r.mean_input_len, r.mean_output_len, r.num_requests) == (32768, 1024, 1000)
 
 

@@ -7,7 +7,9 @@ import sys
 
 import yaml
 
-from checks import engine, goldens as G
+from checks import goldens as G, judge as engine
+from checks.findings import PASS, exit_code
+from checks.run import Run
 from conftest import EXPECTED, ROOT
 from tutorial_run import BENCH, build_run
 
@@ -23,7 +25,7 @@ def test_bless_writes_new_values_keeps_tolerances_and_records_the_source(tmp_pat
     run = build_run(tmp_path, name="h200run", gpu="NVIDIA H200", bench=H200, loss_scale=1.3)
     into = tmp_path / "g.yaml"
     shutil.copy(EXPECTED, into)
-    assert engine.exit_code(engine.verify(run, G.load(into))) == 0  # H200: absolute throughput SKIPped
+    assert exit_code(engine.judge(Run.load(run), G.load(into))) == 0  # H200: absolute throughput SKIPped
     p = checks("bless", run, "--into", into, "--yes", "--step", "bench")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "by_gpu: {H100: 1147, H200: 1605.8}" in p.stdout
@@ -35,7 +37,7 @@ def test_bless_writes_new_values_keeps_tolerances_and_records_the_source(tmp_pat
     assert "ModelOpt 0.44.0" in fp8["source"]
     assert new["prune"] == old["prune"]  # --step bench touched only bench
     # the blessed file now judges that run on its own GPU, absolutes included
-    v = {x.id: x for x in engine.verify(run, G.load(into), ["bench"])}
+    v = {x.id: x for x in engine.judge(Run.load(run), G.load(into), ["bench"])}
     assert v["7b-fp8_output_tokens_per_s"].status == "PASS" and v["7b-fp8_output_tokens_per_s"].expected == 1605.8
 
 
@@ -70,7 +72,7 @@ def test_blessing_the_tutorial_run_moves_values_only_within_their_tolerance(tmp_
             assert a.tol == b.tol and a.id == b.id
             if a.expect != b.expect:
                 moved += 1  # e.g. the exact parameter count where the tutorial printed 7.00B
-                assert engine.compare(b.expect, a.expect, a.tol)[0] == engine.PASS, (a.id, a.expect, b.expect)
+                assert engine.compare(b.expect, a.expect, a.tol)[0] == PASS, (a.id, a.expect, b.expect)
     assert 0 < moved < 30
     limits = [g for gs in new.steps.values() for g in gs if g.tol.kind in ("at_most", "at_least")]
     assert all(g.expect == next(x for x in old.steps[g.step] if x.id == g.id).expect for g in limits)

@@ -32,8 +32,8 @@ def test_verify_on_another_gpu_skips_absolutes_but_judges_ratios(run):
     (run / "manifest.json").write_text(json.dumps(m))
     p = checks("verify", run, "--step", "bench", "--json", run / "v.json")
     assert p.returncode == 0
-    v = {x["id"]: x for x in json.loads((run / "v.json").read_text())["verdicts"]}
-    assert v["7b-fp8_output_tokens_per_s"]["status"] == "SKIP" and "A100" in v["7b-fp8_output_tokens_per_s"]["message"]
+    v = {x["id"]: x for x in json.loads((run / "v.json").read_text())["findings"]}
+    assert v["7b-fp8_output_tokens_per_s"]["status"] == "SKIP" and "A100" in v["7b-fp8_output_tokens_per_s"]["note"]
     assert v["speedup_7b-fp8_vs_7b-bf16"]["status"] == "PASS"
 
 
@@ -79,8 +79,8 @@ def test_unknown_log_format_is_its_own_error(run):
     (run / "prune" / "step.log").write_text("Epoch 1/3 - loss: 0.25\nEpoch 2/3 - loss: 0.21\n")
     p = checks("verify", run, "--step", "prune", "--json", run / "v.json")
     assert p.returncode == 2
-    v = [x for x in json.loads((run / "v.json").read_text())["verdicts"] if x["status"] == "ERROR"]
-    assert [x["id"] for x in v] == ["log_format"] and "format not recognised" in v[0]["message"]
+    v = [x for x in json.loads((run / "v.json").read_text())["findings"] if x["status"] == "ERROR"]
+    assert [x["id"] for x in v] == ["log_format"] and "format not recognised" in v[0]["note"]
 
 
 def test_html_report_has_the_plots_and_every_verdict(pristine_run, tmp_path):

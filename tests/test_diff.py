@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from checks import diff, goldens as G
+from checks.findings import exit_code
+from checks.run import Run
 from conftest import EXPECTED, ROOT
 from tutorial_run import EXCERPT, build_run, prune_log
 
@@ -32,36 +34,36 @@ def runs(tmp_path_factory):
 
 
 def changes(runs, cand):
-    return diff.diff_runs(runs["base"], runs[cand], G.load(EXPECTED))
+    return diff.diff_runs(Run.load(runs["base"]), Run.load(runs[cand]), G.load(EXPECTED))
 
 
 def test_same_run_has_no_change(runs):
     c = changes(runs, "same")
-    assert diff.exit_code(c) == 0 and {x.status for x in c} <= {"SAME", "SKIP"}
-    assert any(x.item.startswith("loss curve") for x in c)
+    assert exit_code(c) == 0 and {x.status for x in c} <= {"SAME", "SKIP"}
+    assert any(x.id.startswith("loss curve") for x in c)
 
 
 def test_drift_within_tolerance_is_not_a_change(runs):
     c = changes(runs, "within")
-    assert diff.exit_code(c) == 0
-    gpqa = next(x for x in c if x.item == "iter_12800_gpqa_pass_at_1_avg-of-8_symbolic_correct")
-    assert gpqa.baseline == 56.9 and gpqa.candidate == 57.9 and gpqa.status == "SAME"
+    assert exit_code(c) == 0
+    gpqa = next(x for x in c if x.id == "iter_12800_gpqa_pass_at_1_avg-of-8_symbolic_correct")
+    assert gpqa.expected == 56.9 and gpqa.measured == 57.9 and gpqa.status == "SAME"
 
 
 def test_drift_beyond_tolerance_names_what_changed(runs):
-    c = {x.item: x for x in changes(runs, "beyond")}
+    c = {x.id: x for x in changes(runs, "beyond")}
     assert c["best_subnet_config"].status == "CHANGED"
-    assert c["best_subnet_config"].candidate["num_layers"] == 46
+    assert c["best_subnet_config"].measured["num_layers"] == 46
     assert c["7b-fp8_output_tokens_per_s"].status == "CHANGED"
-    assert c["layout_mamba_in_proj"].status == "CHANGED" and c["layout_mamba_in_proj"].candidate == "BF16"
+    assert c["layout_mamba_in_proj"].status == "CHANGED" and c["layout_mamba_in_proj"].measured == "BF16"
     assert c["loss curve 'total loss' (final deviation)"].status == "CHANGED"
     assert c["search_space_total"].status == "SAME"
 
 
 def test_a_new_log_format_is_reported_and_the_decisions_still_compared(runs):
-    c = {x.item: x for x in changes(runs, "format") if x.step == "prune"}
+    c = {x.id: x for x in changes(runs, "format") if x.step == "prune"}
     assert c["log format"].status == "CHANGED"
-    assert (c["log format"].baseline, c["log format"].candidate) == ("modelopt-0.44", "modelopt-0.46")
+    assert (c["log format"].expected, c["log format"].measured) == ("modelopt-0.44", "modelopt-0.46")
     assert c["best_subnet_config"].status == c["dropped_layers"].status == "SAME"
     assert c["original_pattern"].status == "CHANGED"  # 0.46 stopped printing it: said, not hidden
 
@@ -74,6 +76,6 @@ def test_cli_exit_codes_and_json(runs, tmp_path):
     p = run(runs["base"], runs["beyond"], "--json", tmp_path / "d.json")
     assert p.returncode == 1 and "CHANGED" in p.stdout
     doc = json.loads((tmp_path / "d.json").read_text())
-    assert any(x["item"] == "best_subnet_config" and x["status"] == "CHANGED" for x in doc["changes"])
+    assert any(x["id"] == "best_subnet_config" and x["status"] == "CHANGED" for x in doc["findings"])
     p = run(runs["base"], tmp_path / "nope")
-    assert p.returncode == 2 and "no such directory" in p.stdout
+    assert p.returncode == 2 and "no such directory" in p.stderr and "Traceback" not in p.stderr

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from checks import drift
+from checks.findings import exit_code
 from checks.recipes import as_tutorial
 from conftest import ROOT
 
@@ -35,18 +36,18 @@ def recipes():
 
 def test_unchanged_readme_has_no_drift():
     d = drift.compare(recipes(), readme())
-    assert drift.exit_code(d) == 0 and len(d) >= 7 and all(x.status == "SAME" for x in d)
+    assert exit_code(d) == 0 and len(d) >= 7 and all(x.status == "SAME" for x in d)
 
 
 def test_changed_flag_is_shown_as_a_diff():
     d = drift.compare(recipes(), readme(lambda n, t: t.replace("--seq_length 8192", "--seq_length 4096") if n == "prune" else t))
     ch = [x for x in d if x.status == "CHANGED"]
-    assert len(ch) == 1 and "prune" in ch[0].item and "+--seq_length 4096" in ch[0].detail
+    assert len(ch) == 1 and ch[0].step == "prune" and "+--seq_length 4096" in ch[0].note
 
 
 def test_renamed_script_is_a_change_and_a_moved_one_is_removed_plus_added():
     fixed = lambda n, t: t.replace("distill_minitron.py", "distill.py").replace("examples/llm_ptq/", "examples/hf_ptq/")  # noqa: E731
-    d = {x.item: x for x in drift.compare(recipes(), readme(fixed))}
+    d = {f"{x.step}: {x.id}": x for x in drift.compare(recipes(), readme(fixed))}
     assert d["distill: torchrun megatron_bridge/distill_minitron.py"].status == "CHANGED"
     assert d["quantize: python llm_ptq/hf_ptq.py"].status == "REMOVED"
     assert d["README: python hf_ptq/hf_ptq.py"].status == "ADDED"
@@ -54,14 +55,14 @@ def test_renamed_script_is_a_change_and_a_moved_one_is_removed_plus_added():
 
 def test_removed_block():
     d = drift.compare(recipes(), readme(lambda n, t: None if n == "bench" else t))
-    assert [x.status for x in d if "vllm" in x.item] == ["REMOVED"]
+    assert [x.status for x in d if "vllm" in x.id] == ["REMOVED"]
 
 
 def test_missing_script_paths(tmp_path):
     (tmp_path / "examples" / "megatron_bridge").mkdir(parents=True)
     (tmp_path / "examples" / "megatron_bridge" / "prune_minitron.py").write_text("")
     (tmp_path / "examples" / "megatron_bridge" / "distill.py").write_text("")
-    missing = {x.item for x in drift.missing_paths([as_tutorial(p) for p in RECIPES.glob("*.sh")], tmp_path, None)}
+    missing = {x.id for x in drift.missing_paths([as_tutorial(p) for p in RECIPES.glob("*.sh")], tmp_path, None)}
     assert "/opt/Model-Optimizer/examples/megatron_bridge/distill_minitron.py" in missing
     assert "/opt/Model-Optimizer/examples/llm_ptq/hf_ptq.py" in missing
     assert "/opt/Model-Optimizer/examples/megatron_bridge/prune_minitron.py" not in missing

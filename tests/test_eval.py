@@ -1,6 +1,7 @@
 import pytest
 
 from checks.errors import CheckError
+from checks.run import load_path
 from checks.steps import eval_
 from tutorial_run import EVAL_ROWS
 
@@ -15,7 +16,7 @@ def test_metric_names_match_the_tutorial_table(parts, name):
 
 
 def test_run_scores_in_percent(run):
-    r = eval_.load(run / "eval")
+    r = load_path("eval", run / "eval")
     assert set(r.models) == set(EVAL_ROWS)
     s = r.models["iter_12800"]
     assert s["gpqa_pass_at_1_avg-of-8_symbolic_correct"] == 56.9
@@ -24,7 +25,7 @@ def test_run_scores_in_percent(run):
 
 
 def test_one_label_directory(run):
-    assert list(eval_.load(run / "eval" / "pruned").models) == ["pruned"]
+    assert list(load_path("eval", run / "eval" / "pruned").models) == ["pruned"]
 
 
 @pytest.mark.parametrize("text", ["results: {tasks: {}}", "[1, 2", "just text", ""])
@@ -36,5 +37,5 @@ def test_results_without_scores_are_errors(text):
 def test_broken_file_becomes_a_recorded_error(run):
     f = next((run / "eval" / "iter_12800").rglob("results.yml"))
     f.write_text("results:\n  tasks: {gpqa: {metrics: {")
-    r = eval_.load(run / "eval")
+    r = load_path("eval", run / "eval")
     assert "not valid YAML" in r.errors["models.iter_12800"]

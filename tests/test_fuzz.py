@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from checks.errors import CheckError
 from checks.hfckpt import read_safetensors_header
 from checks.steps import bench, distill, eval_, prune
-from checks.textparse import panel, rich_tables
+from checks.logread import Line, scan, text_lines
+from checks.textparse import rich_blocks
 from tutorial_run import bench_log, distill_log, prune_log
 
 EXAMPLES = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -56,10 +57,40 @@ def test_bench_parser(text):
 @EXAMPLES
 @given(logs)
 def test_rich_readers(text):
-    from checks.textparse import clean
+    items = list(rich_blocks(text_lines(text)))
+    plain = [i.no for i in items if isinstance(i, Line)]
+    assert plain == sorted(plain)  # line numbers survive, in order
 
-    rich_tables(clean(text))
-    panel(clean(text), "Best Subnet")
+
+@EXAMPLES
+@given(logs, st.sampled_from([["iteration"], ["iteration", "memory (GB)"], ["Throughput", "x"]]),
+       st.sampled_from([(), (("=== Arguments ===", "====="),)]), st.sampled_from([7, 64, 4096]))
+def test_scan_finds_what_a_line_loop_finds(tmp_path_factory, text, needles, blocks, chunk):
+    """The chunked scanner yields exactly the lines a plain loop over the cleaned lines would pick."""
+    import checks.logread as lr
+
+    p = tmp_path_factory.mktemp("sc") / "x.log"
+    p.write_bytes(text.encode("utf-8", "replace"))
+    want, in_block = [], None
+    data = p.read_bytes().decode("utf-8", "replace")
+    raw_lines = data.split("\n")[:-1] if data.endswith("\n") else data.split("\n")
+    for no, raw in enumerate(raw_lines, 1):
+        t, _ = lr.clean(raw)
+        if in_block is not None:
+            want.append((no, t))
+            if in_block in t:
+                in_block = None
+            continue
+        if any(n in raw for n in needles) or any(s in raw for s, _ in blocks):
+            want.append((no, t))
+            in_block = next((e for s, e in blocks if s in t), None)
+    old = lr.CHUNK
+    lr.CHUNK = chunk  # small chunks: lines straddle the boundaries
+    try:
+        got = [(x.no, x.text) for x in scan(p, needles, blocks)]
+    finally:
+        lr.CHUNK = old
+    assert got == want
 
 
 yaml_like = st.recursive(st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=10)),

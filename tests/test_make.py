@@ -62,7 +62,7 @@ def test_reproduce_with_doubles_then_resume_after_a_failure(tmp_path):
     # `make check` ran at the end and judged the run
     assert "PASS" in p.stdout and (run / "report.json").exists()
     report = json.loads((run / "report.json").read_text())
-    bad = [v for v in report["verdicts"] if v["status"] not in ("PASS", "SKIP")]
+    bad = [v for v in report["findings"] if v["status"] not in ("PASS", "SKIP")]
     assert not bad, bad
     # the iteration the tutorial converts survived the trainer's checkpoint rotation
     ckpts = run / "distill" / "output" / "checkpoints"

@@ -11,9 +11,10 @@ import random
 
 import pytest
 
-from checks import engine, rundir
-from checks.engine import PASS, Context, binomial_width, context_from_manifest, judge_value
-from checks.steps import module
+from checks import judge as engine, rundir
+from checks.findings import PASS, exit_code
+from checks.judge import binomial_width, judge_value
+from checks.run import Context, Run, context_from_manifest
 from conftest import record_mutation
 
 # Files that no check reads, and why that is right.
@@ -79,7 +80,8 @@ def _outside(value, expected, tol):
 
 
 def _records(run, goldens):
-    return {s: dataclasses.asdict(module(s).load(run / s)) for s in goldens.steps}
+    r = Run.load(run)
+    return {s: dataclasses.asdict(r.step(s).record) for s in goldens.steps}
 
 
 def test_every_checked_value_pushed_outside_its_tolerance_fails(pristine_run, goldens):
@@ -90,7 +92,7 @@ def test_every_checked_value_pushed_outside_its_tolerance_fails(pristine_run, go
         for g in gs:
             rec = records[step]
             base = judge_value(g, rec, ctx, rec.get("format"))
-            assert base.status == PASS, (step, g.id, base.message)
+            assert base.status == PASS, (step, g.id, base.note)
             if g.ratio:
                 den = engine.resolve(rec, g.ratio[1])
                 targets = [(g.ratio[0], r * den) for r in _outside(base.measured, base.expected, g.tol)]
@@ -121,7 +123,7 @@ def _verdict_passes(run, goldens, touched=None) -> bool:
     if touched is not None:
         top = touched.relative_to(run).parts[0]
         steps = [top] if top in goldens.steps else None
-    return engine.exit_code(engine.verify(run, goldens, steps)) == 0
+    return exit_code(engine.judge(Run.load(run), goldens, steps)) == 0
 
 
 # Files whose digits carry nothing the checks judge.
@@ -161,7 +163,7 @@ def _provenance_changed_verdicts(run, goldens, f) -> bool:
     if f.name != rundir.MANIFEST:
         return False
     dependent = {(g.step, g.id) for gs in goldens.steps.values() for g in gs if g.by_gpu or g.requires}
-    return all(v.status != PASS for v in engine.verify(run, goldens) if (v.step, v.id) in dependent)
+    return all(v.status != PASS for v in engine.judge(Run.load(run), goldens) if (v.step, v.id) in dependent)
 
 
 def _logs(run):

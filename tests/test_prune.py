@@ -5,6 +5,7 @@ from rich.console import Console
 from rich.table import Table
 
 from checks.errors import CheckError, FormatNotRecognised
+from checks.run import load_path
 from checks.steps import prune
 from tutorial_run import EXCERPT, ORIGINAL_PATTERN, PRUNED_PATTERN, prune_log
 
@@ -69,7 +70,7 @@ def test_started_but_cut_log_is_not_a_format_error():
 
 
 def test_step_directory_reads_the_checkpoint(run):
-    r = prune.load(run / "prune")
+    r = load_path("prune", run / "prune")
     ck = r.checkpoint
     assert ck.architectures == ["NemotronHForCausalLM"] and ck.hybrid_override_pattern == PRUNED_PATTERN
     assert (ck.num_layers, ck.hidden_size, ck.mamba_num_heads, ck.mamba_head_dim, ck.ffn_hidden_size) == (
@@ -82,11 +83,12 @@ def test_missing_checkpoint_is_recorded_not_raised(run):
     import shutil
 
     shutil.rmtree(run / "prune" / "hf")
-    r = prune.load(run / "prune")
+    r = load_path("prune", run / "prune")
     assert r.checkpoint is None and "checkpoint directory missing" in r.errors["checkpoint"]
 
 
 def test_missing_log_is_a_clear_error(tmp_path):
+    (tmp_path / "prune").mkdir()
     with pytest.raises(CheckError) as e:
-        prune.load(tmp_path / "nope.log")
+        load_path("prune", tmp_path / "prune")
     assert "log file missing" in str(e.value)

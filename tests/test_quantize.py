@@ -1,4 +1,4 @@
-from checks.steps import quantize
+from checks.run import load_path
 from checks.hfckpt import Tensor, layer_layout
 from tutorial_run import PRUNED_7B, nemotron_h_tensors, write_checkpoint
 
@@ -7,7 +7,7 @@ ARGS = dict(pattern=PRUNED_7B["pattern"], hidden=PRUNED_7B["hidden"], ffn=PRUNED
 
 
 def test_fp8_layout_from_safetensors_dtypes(run):
-    r = quantize.load(run / "quantize")
+    r = load_path("quantize", run / "quantize")
     assert r.quant_algo == "FP8" and r.completed and r.producer == "modelopt 0.44.0"
     assert r.layout["mlp.up_proj"] == r.layout["mamba.in_proj"] == "F8_E4M3"
     assert r.layout["attention.q_proj"] == r.layout["mamba.conv1d"] == r.layout["lm_head"] == "BF16"
@@ -17,9 +17,9 @@ def test_fp8_layout_from_safetensors_dtypes(run):
 
 def test_conservative_config_layout_is_told_apart(tmp_path):
     # ModelOpt 0.44.0 MAMBA_MOE_FP8_CONSERVATIVE_CFG disables *mixer.in_proj* and *mixer.out_proj*.
-    write_checkpoint(tmp_path / "hf_fp8", PRUNED_7B, fp8=("mlp.up_proj", "mlp.down_proj"),
+    write_checkpoint(tmp_path / "quantize" / "hf_fp8", PRUNED_7B, fp8=("mlp.up_proj", "mlp.down_proj"),
                      quant={"quantization": {"quant_algo": "FP8"}})
-    r = quantize.load(tmp_path / "hf_fp8")
+    r = load_path("quantize", tmp_path / "quantize")
     assert r.layout["mamba.in_proj"] == "BF16" and abs(r.checkpoint_bytes / 2**30 - 10.79) < 0.02
 
 
@@ -31,6 +31,7 @@ def test_one_stray_layer_shows_as_mixed():
 
 
 def test_missing_checkpoint_is_recorded(tmp_path):
-    (tmp_path / "step.log").write_text("Traceback ...\n")
-    r = quantize.load(tmp_path)
+    (tmp_path / "quantize").mkdir()
+    (tmp_path / "quantize" / "step.log").write_text("Traceback ...\n")
+    r = load_path("quantize", tmp_path / "quantize")
     assert "checkpoint directory missing" in r.errors["checkpoint"] and not r.completed

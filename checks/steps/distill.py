@@ -7,6 +7,11 @@ Per-iteration lines (megatron/bridge/training/utils/train_utils.py, training_log
     number of nan iterations: K |"
 A loss that is NaN is *omitted* from that line (it is printed only when >= 0), so a loss name missing
 from some lines is itself a sign of NaN. Memory: "[Rank R] (after N iterations) memory (GB) | key: v | ...".
+
+Only the known Megatron fields and names ending in "loss" are read from an iteration line: another rank's
+print can land inside it, and such foreign fragments are counted, never taken for a loss.
+The log is read with `logread.scan` (only lines holding NEEDLES, plus the arguments block), so a log of
+gigabytes parses at disk speed in constant memory.
 """
 
 from __future__ import annotations
@@ -14,17 +19,19 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from checks import rundir
 from checks.errors import FormatNotRecognised
-from checks.textparse import clean, number
+from checks.logread import Line, text_lines
+from checks.textparse import integer, number
 
 FORMATS = ("megatron-bridge",)
+NEEDLES = ("iteration", "memory (GB)", "Distillation done")
+BLOCKS = (("=== Arguments ===", "====="),)
 
 
-@dataclass
+@dataclass(slots=True)
 class Iteration:
     iteration: int
     train_iters: int
@@ -37,6 +44,7 @@ class Iteration:
     grad_norm: float | None = None
     skipped: int = 0
     nan: int = 0
+    line: int = 0
 
 
 @dataclass
@@ -57,9 +65,11 @@ class DistillRecord:
     skipped_iterations: int = 0
     nonfinite_losses: int = 0
     dropped_loss_values: int = 0
+    foreign_fragments: int = 0  # text of other ranks found inside iteration lines (not taken as values)
     missing_iterations: list[int] = field(default_factory=list)
     out_of_order: int = 0
     final_losses: dict[str, float] = field(default_factory=dict)
+    where: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -68,22 +78,28 @@ _ARG = re.compile(r"^(\w+)\s{2,}(.*?)\s*$")
 _MEM = re.compile(r"\(after (\d+) iterations\) memory \(GB\)((?:\s*\|\s*[\w-]+:\s*[^|]+)+)")
 _SAVED = re.compile(r"successfully saved checkpoint from iteration\s+(\d+)")
 _DONE = "Distillation done!"
-_NOT_LOSS = {
+_KNOWN = {
     "consumed samples", "skipped samples", "elapsed time per iteration (ms)", "throughput per GPU (TFLOP/s/GPU)",
     "energy per GPU (J/iter/GPU)", "power per GPU (W/GPU)", "learning rate", "global batch size", "loss scale",
     "grad norm", "num zeros", "params norm", "max attention logit", "number of skipped iterations",
-    "number of nan iterations",
+    "number of nan iterations", "tokens per second per GPU", "tokens/sec/GPU",
 }
+_NUMERIC = re.compile(r"^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf|NaN|INF|NAN|Inf)$")
 
 
-def parse_log(text: str) -> DistillRecord:
-    lines = clean(text)
+def parse_log(text: str, source: str = "step.log") -> DistillRecord:
+    return parse(text_lines(text), source)
+
+
+def parse(lines: Iterable[Line], source: str = "step.log") -> DistillRecord:
     rec = DistillRecord()
     in_args = False
-    for line in lines:
+    for ln in lines:
+        line = ln.text
         s = line.strip()
         if "=== Arguments ===" in s:
             in_args = True
+            rec.where.setdefault("args", f"{source}:{ln.no}")
             continue
         if in_args:
             if s.startswith("====="):
@@ -91,21 +107,23 @@ def parse_log(text: str) -> DistillRecord:
             elif m := _ARG.match(s):
                 rec.args[m.group(1)] = m.group(2)
             continue
-        if m := _ITER.search(line):
-            it = _iteration(int(m.group(1)), int(m.group(2)), m.group(3))
-            if it is not None:
-                rec.iterations.append(it)
-        elif m := _MEM.search(line):
-            for part in m.group(2).split("|"):
-                if ":" in part:
-                    k, v = part.split(":", 1)
-                    x = number(v)
-                    if x is not None:
-                        rec.memory_gb[k.strip()] = max(x, rec.memory_gb.get(k.strip(), x))
-        elif m := _SAVED.search(line):
-            rec.checkpoints.append(int(m.group(1)))
-        elif _DONE in s:
+        if "iteration" in line:
+            if m := _ITER.search(line):
+                it = _iteration(rec, int(m.group(1)), int(m.group(2)), m.group(3), ln.no)
+                if it is not None:
+                    rec.iterations.append(it)
+                continue
+            if "checkpoint" in line and (m := _SAVED.search(line)):
+                rec.checkpoints.append(int(m.group(1)))
+                rec.where["checkpoints"] = f"{source}:{ln.no}"
+                continue
+            if "memory (GB)" in line and (m := _MEM.search(line)):
+                _memory(rec, m.group(2))
+                rec.where.setdefault("memory_gb", f"{source}:{ln.no}")
+                continue
+        if _DONE in s:
             rec.completed = True
+            rec.where["completed"] = f"{source}:{ln.no}"
     rec.checkpoints = sorted(set(rec.checkpoints))
     if rec.iterations:
         rec.format = "megatron-bridge"
@@ -117,50 +135,67 @@ def parse_log(text: str) -> DistillRecord:
             hint="check that this is the distillation step's log; if Megatron-Bridge changed its "
             "log format, teach checks/steps/distill.py the new format",
         )
-    _derive(rec)
+    _derive(rec, source)
     return rec
 
 
-def _iteration(n: int, total: int, rest: str) -> Iteration | None:
-    fields: dict[str, str] = {}
-    for part in rest.split("|"):
+def _memory(rec: DistillRecord, text: str) -> None:
+    for part in text.split("|"):
         if ":" in part:
-            k, v = part.rsplit(":", 1)
-            fields[k.strip()] = v.strip()
+            k, v = part.split(":", 1)
+            x = number(v)
+            if x is not None:
+                rec.memory_gb[k.strip()] = max(x, rec.memory_gb.get(k.strip(), x))
+
+
+def _iteration(rec: DistillRecord, n: int, total: int, rest: str, no: int) -> Iteration | None:
+    fields: dict[str, str] = {}
+    losses: dict[str, float] = {}
+    for part in rest.split("|"):
+        if ":" not in part:
+            if part.strip():
+                rec.foreign_fragments += 1
+            continue
+        k, v = part.rsplit(":", 1)
+        k, v = k.strip(), v.strip()
+        if k in _KNOWN:
+            fields[k] = v
+        elif k.endswith("loss") and _NUMERIC.match(v):
+            x = number(v)
+            losses[k] = x if x is not None else math.nan
+        else:
+            rec.foreign_fragments += 1
     if "consumed samples" not in fields:
         return None
-    losses = {k: number(v) for k, v in fields.items() if k not in _NOT_LOSS}
     return Iteration(
         iteration=n,
         train_iters=total,
-        consumed_samples=_int(fields.get("consumed samples")),
+        consumed_samples=integer(fields.get("consumed samples")),
         ms_per_iter=number(fields.get("elapsed time per iteration (ms)", "")),
         lr=number(fields.get("learning rate", "")),
-        global_batch_size=_int(fields.get("global batch size")),
-        losses={k: (v if v is not None else math.nan) for k, v in losses.items()},
+        global_batch_size=integer(fields.get("global batch size")),
+        losses=losses,
         tflops_per_gpu=number(fields.get("throughput per GPU (TFLOP/s/GPU)", "")),
         grad_norm=number(fields.get("grad norm", "")),
-        skipped=_int(fields.get("number of skipped iterations")) or 0,
-        nan=_int(fields.get("number of nan iterations")) or 0,
+        skipped=integer(fields.get("number of skipped iterations")) or 0,
+        nan=integer(fields.get("number of nan iterations")) or 0,
+        line=no,
     )
 
 
-def _int(s: str | None) -> int | None:
-    try:
-        return int(s) if s is not None else None
-    except ValueError:
-        return None
-
-
-def _derive(rec: DistillRecord) -> None:
+def _derive(rec: DistillRecord, source: str) -> None:
     its = rec.iterations
-    gbs, seq = _int(rec.args.get("gbs")), _int(rec.args.get("seq_length"))
+    gbs, seq = integer(rec.args.get("gbs")), integer(rec.args.get("seq_length"))
     if gbs and seq:
         rec.tokens_per_iteration = gbs * seq
-    rec.train_iters = _int(rec.args.get("train_iters")) or (its[-1].train_iters if its else None)
+        rec.where["tokens_per_iteration"] = rec.where.get("args", "")
+    rec.train_iters = integer(rec.args.get("train_iters")) or (its[-1].train_iters if its else None)
     if not its:
         return
+    last = f"{source}:{its[-1].line}"
     rec.last_iteration = its[-1].iteration
+    for key in ("last_iteration", "final_losses", "iterations"):
+        rec.where[key] = last
     # The first logged interval includes start-up and compilation; it is not the steady state.
     steady = [i.ms_per_iter for i in its[1:] if i.ms_per_iter is not None and math.isfinite(i.ms_per_iter)]
     if steady:
@@ -171,22 +206,26 @@ def _derive(rec: DistillRecord) -> None:
     names = set().union(*(i.losses for i in its))
     rec.nonfinite_losses = sum(1 for i in its for v in i.losses.values() if not math.isfinite(v))
     rec.dropped_loss_values = sum(1 for i in its for k in names if k not in i.losses)
-    interval = _int(rec.args.get("log_interval")) or _guess_interval(its)
+    for key, bad in (("nan_iterations", lambda i: i.nan), ("skipped_iterations", lambda i: i.skipped),
+                     ("nonfinite_losses", lambda i: any(not math.isfinite(v) for v in i.losses.values())),
+                     ("dropped_loss_values", lambda i: names - set(i.losses))):
+        first = next((i for i in its if bad(i)), None)
+        if first is not None:
+            rec.where[key] = f"{source}:{first.line}"
+    interval = integer(rec.args.get("log_interval")) or _guess_interval(its)
     if interval:
         seen = {i.iteration for i in its}
         first = its[0].iteration
         expected = range(first, rec.last_iteration + 1, interval)
         rec.missing_iterations = [k for k in expected if k not in seen][:1000]
-    order = [i.iteration for i in its]
     # A resumed run logs some iterations again; anything else out of order means interleaved logs.
-    rec.out_of_order = sum(1 for a, b in zip(order, order[1:]) if b <= a)
+    back = [b for a, b in zip(its, its[1:]) if b.iteration <= a.iteration]
+    rec.out_of_order = len(back)
+    if back:
+        rec.where["out_of_order"] = f"{source}:{back[0].line}"
     rec.final_losses = dict(its[-1].losses)
 
 
 def _guess_interval(its: list[Iteration]) -> int | None:
     gaps = [b.iteration - a.iteration for a, b in zip(its, its[1:]) if b.iteration > a.iteration]
     return min(gaps) if gaps else None
-
-
-def load(path: Path) -> DistillRecord:
-    return parse_log(rundir.read_text(rundir.step_log(Path(path))))

@@ -14,7 +14,6 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
@@ -25,6 +24,7 @@ from checks.errors import CheckError
 class EvalRecord:
     models: dict[str, dict[str, float]] = field(default_factory=dict)  # label -> metric name -> score (%)
     sources: dict[str, list[str]] = field(default_factory=dict)  # label -> files read
+    where: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -80,30 +80,3 @@ def parse_lm_eval_json(text: str) -> dict[str, float]:
         raise CheckError("lm-eval results hold no accuracy", expected='results.<task>["acc,none"]',
                          hint="the evaluation failed or was cut short; rerun it")
     return out
-
-
-def load(path: Path) -> EvalRecord:
-    """PATH: RUN_DIR/eval (every model label below it) or one label directory."""
-    path = Path(path)
-    if not path.is_dir():
-        raise CheckError("eval expects a directory", where=str(path),
-                         expected="RUN_DIR/eval or RUN_DIR/eval/<label>", hint="pass the step directory")
-    # The step directory is named "eval" (rundir layout); anything else is one model's directory.
-    labels = sorted(p for p in path.iterdir() if p.is_dir()) if path.name == "eval" else [path]
-    rec = EvalRecord()
-    for d in labels:
-        scores: dict[str, float] = {}
-        files = sorted(d.rglob("results.yml")) + sorted(d.rglob("results_*.json"))
-        for f in files:
-            try:
-                text = f.read_text(encoding="utf-8", errors="replace")
-                scores.update(parse_results_yml(text) if f.suffix == ".yml" else parse_lm_eval_json(text))
-            except CheckError as e:
-                e.where = str(f)
-                rec.errors[f"models.{d.name}"] = e.render()
-        if not files:
-            rec.errors[f"models.{d.name}"] = f"no results.yml or results_*.json under {d}"
-        rec.models[d.name] = scores
-        rec.sources[d.name] = [str(f.relative_to(d)) for f in files]
-    return rec
-

@@ -11,13 +11,13 @@ Log formats (ModelOpt modelopt/torch/prune/plugins/mcore_minitron.py):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from checks import rundir
-from checks.errors import CheckError, FormatNotRecognised
-from checks.hfckpt import HFCheckpoint, load_hf_checkpoint
-from checks.textparse import clean, hrb, int_dict, int_list, literal, number, panel, rich_tables
+from checks.errors import FormatNotRecognised
+from checks.hfckpt import HFCheckpoint
+from checks.logread import Line, text_lines
+from checks.textparse import Panel, RichTable, hrb, int_dict, int_list, number, rich_blocks, str_list
 
 FORMATS = ("modelopt-0.44", "modelopt-0.45", "modelopt-0.46")
 
@@ -40,6 +40,7 @@ class PruneRecord:
     candidates: list[Candidate] = field(default_factory=list)
     num_candidates: int | None = None
     best_subnet: Candidate | None = None
+    best_subnets_printed: int = 0  # one search per log: more than one best subnet means several runs
     dropped_layers: list[int] | None = None
     original_pattern: str | None = None
     pruned_pattern: str | None = None
@@ -48,6 +49,7 @@ class PruneRecord:
     saved_to: str | None = None
     completed: bool = False
     checkpoint: HFCheckpoint | None = None
+    where: dict[str, str] = field(default_factory=dict)  # record path -> "file:line" it was read from
     errors: dict[str, str] = field(default_factory=dict)  # field -> why it could not be read
 
 
@@ -62,71 +64,94 @@ _CAND = re.compile(
 )
 _SCORED_HEADER = re.compile(r"^\s*Top (\d+) candidates with scores:\s*$")
 _DROP = re.compile(r"Dropping decoder layers (\[[\d,\s]*\])( \(1-indexed\))? from model\.")
-_PATTERN = re.compile(r"^\s*(Original|Pruned) (?:hybrid_override_pattern|hybrid_layer_pattern): (\S+)\s*$")
+_PATTERN = re.compile(r"^\s*(Original|Pruned) (?:hybrid_override_pattern|hybrid_layer_pattern):\s+(\S+)\s*$")
 _MODEL_PARAMS = re.compile(r"^\s*(Original|Pruned) model params: (\S+)\s*$")
 _SAVED = re.compile(r"Saved pruned model to (\S+) in (?:HF|Megatron) checkpoint format")
 _PRELUDE = ("prune_minitron", "Pruning model (showing PP rank0)", "Pruning constraints:", "hparams_to_skip")
 
 
-def parse_log(text: str) -> PruneRecord:
+def parse_log(text: str, source: str = "step.log") -> PruneRecord:
+    return parse(text_lines(text), source)
+
+
+def parse(lines: Iterable[Line], source: str = "step.log") -> PruneRecord:
     """Parse a prune_minitron.py log. Raises FormatNotRecognised if it is no pruning log at all."""
-    lines = clean(text)
     rec = PruneRecord()
-    rich = rich_tables(lines)
-    plain = any(_SPACE.match(l) or _TOTAL.match(l) for l in lines)
-    has_rich = any(re.search(r"Search Space|Top \d+ Candidates", " ".join(t.title)) for t in rich)
-    if plain:
-        rec.format = "modelopt-0.44"
-    elif has_rich or panel(lines, "Best Subnet") is not None:
-        rec.format = "modelopt-0.45"
-    one_indexed = False
-    scored_block: list[Candidate] | None = None
-    for i, line in enumerate(lines):
-        if m := _LIMITS.search(line):
+    at = lambda key, no: rec.where.__setitem__(key, f"{source}:{no}")  # noqa: E731
+    plain = rich = one_indexed = prelude = False
+    scored: list[Candidate] | None = None  # the "Top N candidates with scores:" block being read
+    for item in rich_blocks(lines):
+        if isinstance(item, RichTable):
+            rich |= _read_table(rec, item, at)
+            continue
+        if isinstance(item, Panel):
+            rich |= _read_panel(rec, item, at)
+            continue
+        no, line = item.no, item.text
+        if scored is not None:
+            c = _candidate(line)
+            if c is not None:
+                scored.append(c[0])
+                if c[1]:
+                    rec.best_subnet = c[0]
+                    rec.best_subnets_printed += 1
+                    at("best_subnet", no)
+                continue
+            scored = None
+        if not prelude and any(p in line for p in _PRELUDE):
+            prelude = True
+        if "Only considering" in line and (m := _LIMITS.search(line)):
             rec.width_pct, rec.depth_pct = int(m.group(1)), int(m.group(2))
-        elif m := _SKIP.search(line):
-            rec.skipped_hparams = _str_list(m.group(1))
-        elif m := _SPACE.match(line):
+            at("width_pct", no), at("depth_pct", no)
+        elif "hparams_to_skip=" in line and (m := _SKIP.search(line)):
+            rec.skipped_hparams = str_list(m.group(1))
+            at("skipped_hparams", no)
+        elif "Search space for" in line and (m := _SPACE.match(line)):
             v = int_list(m.group(2))
             if v is not None:
                 rec.search_space[m.group(1)] = v
-        elif m := _TOTAL.match(line):
+                at(f"search_space.{m.group(1)}", no)
+                plain = True
+        elif "Total search space" in line and (m := _TOTAL.match(line)):
             rec.total_search_space = int(m.group(1))
-        elif _SCORED_HEADER.match(line):
-            scored_block = []
-            for follow in lines[i + 1:]:
-                c = _candidate(follow)
-                if c is None:
-                    break
-                scored_block.append(c[0])
-                if c[1]:
-                    rec.best_subnet = c[0]
-        elif line.lstrip().startswith("[BEST SUBNET]"):
+            at("total_search_space", no)
+            plain = True
+        elif "candidates with scores:" in line and _SCORED_HEADER.match(line):
+            scored = []
+            rec.candidates = scored
+            at("candidates", no)
+        elif "[BEST SUBNET]" in line and line.lstrip().startswith("[BEST SUBNET]"):
             c = _candidate(line)
             if c:
                 rec.best_subnet = c[0]
-        elif m := _DROP.search(line):
+                rec.best_subnets_printed += 1
+                at("best_subnet", no)
+        elif "Dropping decoder layers" in line and (m := _DROP.search(line)):
             rec.dropped_layers = int_list(m.group(1))  # the last one printed is the final pruning
             one_indexed = bool(m.group(2))
-        elif m := _PATTERN.match(line):
-            if m.group(1) == "Original":
-                rec.original_pattern = m.group(2)
-            else:
-                rec.pruned_pattern = m.group(2)
-        elif m := _MODEL_PARAMS.match(line):
-            setattr(rec, "original_params" if m.group(1) == "Original" else "pruned_params", hrb(m.group(2)))
-        elif m := _SAVED.search(line):
+            at("dropped_layers", no)
+        elif "_pattern:" in line and (m := _PATTERN.match(line)):
+            key = "original_pattern" if m.group(1) == "Original" else "pruned_pattern"
+            setattr(rec, key, m.group(2))
+            at(key, no)
+        elif "model params:" in line and (m := _MODEL_PARAMS.match(line)):
+            key = "original_params" if m.group(1) == "Original" else "pruned_params"
+            setattr(rec, key, hrb(m.group(2)))
+            at(key, no)
+        elif "Saved pruned model to" in line and (m := _SAVED.search(line)):
             rec.saved_to = m.group(1)
+            at("saved_to", no)
         elif line.strip() == "Done!":
             rec.completed = True
-    if scored_block is not None:
-        rec.candidates = scored_block
-    if rec.format == "modelopt-0.45" or has_rich:
-        _read_rich(rec, lines, rich)
-    if rec.format == "modelopt-0.45" and one_indexed:
-        rec.format = "modelopt-0.46"
+            at("completed", no)
+    if plain:
+        rec.format = "modelopt-0.44"
+    elif rich:
+        rec.format = "modelopt-0.46" if one_indexed else "modelopt-0.45"
     rec.num_candidates = len(rec.candidates) if rec.candidates else None
-    if rec.format is None and not any(p in line for line in lines for p in _PRELUDE):
+    if "candidates" in rec.where:
+        rec.where["num_candidates"] = rec.where["candidates"]
+    if rec.format is None and not prelude:
         raise FormatNotRecognised(
             "prune log format not recognised",
             expected=f"output of prune_minitron.py in one of the formats {', '.join(FORMATS)}",
@@ -137,12 +162,9 @@ def parse_log(text: str) -> PruneRecord:
     return rec
 
 
-def _str_list(s: str) -> list[str] | None:
-    v = literal(s)
-    return v if isinstance(v, list) and all(isinstance(x, str) for x in v) else None
-
-
 def _candidate(line: str) -> tuple[Candidate, bool] | None:
+    if "->" not in line:
+        return None
     m = _CAND.match(line)
     if not m:
         return None
@@ -153,51 +175,48 @@ def _candidate(line: str) -> tuple[Candidate, bool] | None:
     return Candidate(cfg, hrb(m.group("params")), score), bool(m.group("best") or m.group("tag"))
 
 
-def _read_rich(rec: PruneRecord, lines: list[str], tables) -> None:
-    for t in tables:
-        title = " ".join(t.title)
-        if "Search Space" in title:
-            if m := _RICH_LIMITS.search(title):
-                rec.width_pct, rec.depth_pct = int(m.group(1)), int(m.group(2))
-            for row in t.rows:
-                if len(row) < 2:
-                    continue
-                if row[0] == "Search space size":
-                    rec.total_search_space = int(row[1]) if row[1].isdigit() else None
-                elif (v := int_list(row[1])) is not None:
-                    rec.search_space[row[0]] = v
-        elif re.search(r"Top \d+ Candidates with Scores", title):
-            cols = [h.lower() for h in t.header]
-            cands = []
-            for row in t.rows:
-                if len(row) != len(cols):
-                    continue
-                cell = dict(zip(cols, row))
-                cfg = int_dict(cell.get("export_config", ""))
-                if cfg is None:
-                    continue
-                params = cell.get("params") or cell.get("active_params")
-                cands.append(Candidate(cfg, hrb(params) if params else None, number(cell.get("score", ""))))
-            rec.candidates = cands
-    rows = panel(lines, "Best Subnet")
-    if rows:
-        kv = dict(rows)
-        cfg = int_dict(kv.get("export_config", ""))
-        if cfg is not None:
-            params = kv.get("params") or kv.get("active_params")
-            rec.best_subnet = Candidate(cfg, hrb(params) if params else None, number(kv.get("score", "")))
+def _read_table(rec: PruneRecord, t: RichTable, at) -> bool:
+    title = " ".join(t.title)
+    if "Search Space" in title:
+        if m := _RICH_LIMITS.search(title):
+            rec.width_pct, rec.depth_pct = int(m.group(1)), int(m.group(2))
+            at("width_pct", t.line), at("depth_pct", t.line)
+        for row in t.rows:
+            if len(row) < 2:
+                continue
+            if row[0] == "Search space size":
+                rec.total_search_space = int(row[1]) if row[1].isdigit() else None
+                at("total_search_space", t.line)
+            elif (v := int_list(row[1])) is not None:
+                rec.search_space[row[0]] = v
+                at(f"search_space.{row[0]}", t.line)
+        return True
+    if re.search(r"Top \d+ Candidates with Scores", title):
+        cols = [h.lower() for h in t.header]
+        cands = []
+        for row in t.rows:
+            if len(row) != len(cols):
+                continue
+            cell = dict(zip(cols, row))
+            cfg = int_dict(cell.get("export_config", ""))
+            if cfg is None:
+                continue
+            params = cell.get("params") or cell.get("active_params")
+            cands.append(Candidate(cfg, hrb(params) if params else None, number(cell.get("score", ""))))
+        rec.candidates = cands
+        at("candidates", t.line)
+        return True
+    return bool(re.search(r"Top \d+ Candidates", title))
 
 
-def load(path: Path) -> PruneRecord:
-    """Parse the step's log; when PATH is the step directory, also read the exported checkpoint."""
-    path = Path(path)
-    rec = parse_log(rundir.read_text(rundir.step_log(path)))
-    if path.is_dir():
-        try:
-            rec.checkpoint = load_hf_checkpoint(path / rundir.PRUNE_CKPT)
-        except CheckError as e:
-            rec.errors["checkpoint"] = e.render()
-        else:
-            if rec.pruned_pattern is None:
-                rec.pruned_pattern = rec.checkpoint.hybrid_override_pattern
-    return rec
+def _read_panel(rec: PruneRecord, p: Panel, at) -> bool:
+    if "Best Subnet" not in p.title:
+        return False
+    kv = dict(p.rows)
+    cfg = int_dict(kv.get("export_config", ""))
+    if cfg is not None:
+        params = kv.get("params") or kv.get("active_params")
+        rec.best_subnet = Candidate(cfg, hrb(params) if params else None, number(kv.get("score", "")))
+        rec.best_subnets_printed += 1
+        at("best_subnet", p.line)
+    return True

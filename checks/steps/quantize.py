@@ -1,18 +1,17 @@
-"""quantize: the FP8 checkpoint hf_ptq.py exported (quantization config, per-module dtypes, bytes)."""
+"""quantize: the FP8 checkpoint hf_ptq.py exported (quantization config, per-module dtypes, bytes) and the
+last line of its log ("Quantized model exported to: PATH. Total time used Ns")."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from checks import rundir
-from checks.errors import CheckError
-from checks.hfckpt import HFCheckpoint, load_hf_checkpoint
-
+from checks.hfckpt import HFCheckpoint
+from checks.logread import Line, text_lines
 
 # hf_ptq.py's last line: the whole line, so a log cut inside it does not count as finished.
-_DONE = re.compile(r"Quantized model exported to: \S+\. Total time used [\d.]+s\s*$", re.MULTILINE)
+_DONE = re.compile(r"^Quantized model exported to: (\S+)\. Total time used [\d.]+s\s*$")
 
 
 @dataclass
@@ -26,9 +25,25 @@ class QuantizeRecord:
     fp8_fraction: float | None = None  # share of parameters stored as FP8
     has_tokenizer: bool = False
     completed: bool = False
+    exported_to: str | None = None  # the path hf_ptq.py says it exported to
     checkpoint: HFCheckpoint | None = None
     variants: dict[str, "QuantizeRecord"] = field(default_factory=dict)  # tiers that quantize several models
+    where: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+
+
+def parse_log(text: str, source: str = "step.log") -> QuantizeRecord:
+    return parse(text_lines(text), source)
+
+
+def parse(lines: Iterable[Line], source: str = "step.log") -> QuantizeRecord:
+    """Pure: what hf_ptq.py's log says (completion and export path); the checkpoint says the rest."""
+    rec = QuantizeRecord()
+    for ln in lines:
+        if "Quantized model exported to:" in ln.text and (m := _DONE.match(ln.text.strip())):
+            rec.completed, rec.exported_to = True, m.group(1)
+            rec.where["completed"] = rec.where["exported_to"] = f"{source}:{ln.no}"
+    return rec
 
 
 def from_checkpoint(ck: HFCheckpoint) -> QuantizeRecord:
@@ -51,25 +66,3 @@ def from_checkpoint(ck: HFCheckpoint) -> QuantizeRecord:
         has_tokenizer=ck.has_tokenizer,
         checkpoint=ck,
     )
-
-
-def load(path: Path) -> QuantizeRecord:
-    """PATH: the quantize step directory (reads hf_fp8/ and step.log), a directory of variants
-    (<variant>/hf_fp8/), or the checkpoint directory itself."""
-    path = Path(path)
-    if not (path / rundir.QUANT_CKPT).exists() and not (path / rundir.LOG).exists() and path.is_dir() \
-            and rundir.variant_dirs(path):
-        return QuantizeRecord(variants={d.name: _load_one(d) for d in rundir.variant_dirs(path)})
-    return _load_one(path)
-
-
-def _load_one(path: Path) -> QuantizeRecord:
-    ck_dir = path / rundir.QUANT_CKPT if (path / rundir.QUANT_CKPT).is_dir() or (path / rundir.LOG).exists() else path
-    try:
-        rec = from_checkpoint(load_hf_checkpoint(ck_dir))
-    except CheckError as e:
-        rec = QuantizeRecord(errors={"checkpoint": e.render()})
-    log = path / rundir.LOG
-    if log.exists():
-        rec.completed = _DONE.search(rundir.read_text(log)) is not None
-    return rec

@@ -2,8 +2,10 @@ import math
 
 import pytest
 
-from checks import engine
-from checks.engine import ERROR, FAIL, PASS, SKIP, Context, compare, judge_value
+from checks import judge as engine
+from checks.findings import ERROR, FAIL, PASS, SKIP, Finding, exit_code
+from checks.judge import compare, judge_value
+from checks.run import Context
 from checks.goldens import Golden, Tolerance
 
 
@@ -51,7 +53,7 @@ def test_greedy_keys_with_dots():
 def test_ratio_and_missing_paths():
     assert judge_value(g(path=None, ratio=("runs.a.v", "runs.b.v"), expect=2.0), REC, Context()).status == PASS
     v = judge_value(g(path="runs.c.v"), REC, Context())
-    assert v.status == ERROR and "not found" in v.message
+    assert v.status == ERROR and "not found" in v.note
     assert judge_value(g(path="runs.c.v", optional=True), REC, Context()).status == SKIP
     # optional skips an absent run, never an absent value inside a run that exists
     assert judge_value(g(path="runs.a.w", optional=True), REC, Context()).status == ERROR
@@ -61,7 +63,7 @@ def test_by_gpu_skips_only_when_no_golden_for_that_gpu():
     gold = g(expect=None, by_gpu={"H100": 100.0})
     assert judge_value(gold, REC, Context(gpu_model="NVIDIA H100 80GB HBM3")).status == PASS
     v = judge_value(gold, REC, Context(gpu_model="NVIDIA A100-SXM4-80GB"))
-    assert v.status == SKIP and "no golden for GPU" in v.message
+    assert v.status == SKIP and "no golden for GPU" in v.note
     assert judge_value(gold, REC, Context()).status == SKIP
     assert engine.gpu_key("NVIDIA H100 NVL", ["H100", "H100 NVL"]) == "H100 NVL"
     assert engine.gpu_key("NVIDIA H1000", ["H100"]) is None
@@ -75,10 +77,10 @@ def test_requires_and_formats_gates():
 
 
 def test_exit_codes():
-    V = engine.Verdict
-    assert engine.exit_code([V("s", "a", PASS), V("s", "b", SKIP)]) == 0
-    assert engine.exit_code([V("s", "a", PASS), V("s", "b", FAIL)]) == 1
-    assert engine.exit_code([V("s", "a", FAIL), V("s", "b", ERROR)]) == 2
+    V = Finding
+    assert exit_code([V("s", "a", PASS), V("s", "b", SKIP)]) == 0
+    assert exit_code([V("s", "a", PASS), V("s", "b", FAIL)]) == 1
+    assert exit_code([V("s", "a", FAIL), V("s", "b", ERROR)]) == 2
 
 
 def test_nan_never_passes_any_numeric_tolerance():
