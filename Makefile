@@ -15,6 +15,7 @@ IMAGE         ?= nemotron-repro:modelopt-$(MODELOPT_REF)
 HF_HOME       ?= $(HOME)/.cache/huggingface
 DATA_ROOT     ?= data
 MODELOPT_DIR  ?= /opt/Model-Optimizer
+MODELOPT_VERSION ?=
 NODES         ?=
 GPUS_PER_NODE ?=
 SLURM_HOST    ?=
@@ -30,12 +31,20 @@ RUN_DIR   := $(RUNS)/$(RUN)
 PY        := $(VENV)/bin/python
 KIT_READY := $(VENV)/.kit-installed
 KIT        = $(PY) scripts/kit.py --run-dir $(RUN_DIR) --profile $(PROFILE) --runner $(RUNNER) --image $(IMAGE) \
-             --hf-home $(HF_HOME) --data-root $(DATA_ROOT) --modelopt-dir $(MODELOPT_DIR) \
+             --hf-home $(HF_HOME) --data-root $(DATA_ROOT) --modelopt-dir $(MODELOPT_DIR) --modelopt-ref $(MODELOPT_REF) \
+             $(if $(MODELOPT_VERSION),--modelopt-version $(MODELOPT_VERSION)) \
              $(if $(NODES),--nodes $(NODES)) $(if $(GPUS_PER_NODE),--gpus-per-node $(GPUS_PER_NODE)) \
              $(if $(SLURM_HOST),--slurm-host $(SLURM_HOST)) $(if $(SLURM_ACCOUNT),--slurm-account $(SLURM_ACCOUNT)) \
              $(foreach a,$(SLURM_ARGS),--slurm-arg=$(a))
 stamps     = $(foreach u,$(1),$(RUN_DIR)/$(u)/.done)
 
+# Variables make itself would mangle are refused here, named; the kit checks the rest (NODES, GPUS_PER_NODE).
+ifneq ($(words $(RUN)),1)
+$(error RUN='$(RUN)' is not a usable run id: expected one word of letters, digits, '.', '_' and '-', e.g. RUN=try2)
+endif
+ifneq ($(filter-out local docker slurm,$(RUNNER)),)
+$(error RUNNER=$(RUNNER) is unknown: expected local, docker or slurm)
+endif
 ifeq ($(wildcard recipes/profiles/$(PROFILE).yaml),)
 $(error PROFILE=$(PROFILE) is unknown: expected one of $(basename $(notdir $(wildcard recipes/profiles/*.yaml))))
 endif

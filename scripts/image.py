@@ -16,18 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kitlib import profile  # noqa: E402
 from kitlib.preflight import docker_problems  # noqa: E402
 from kitlib.render import render  # noqa: E402
+from kitlib.versions import component_versions, pins  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "image.lock"
-
-
-def pins() -> dict[str, str]:
-    out = {}
-    for line in (ROOT / "versions.env").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 def base_digest() -> str | None:
@@ -65,12 +57,13 @@ def nvcr_or_exit(base: str) -> None:
         sys.exit(2)
 
 
-def check_paths(modelopt_dir: str = "/opt/Model-Optimizer") -> list[str]:
-    """The files the rendered recipes (errata applied) run, as seen inside the image."""
+def check_paths(modelopt_ref: str, modelopt_dir: str = "/opt/Model-Optimizer") -> list[str]:
+    """The files the rendered recipes (errata applied for that ref) run, as seen inside the image."""
     ctx = profile.context(ROOT / "runs" / "image-check", ROOT / "data", modelopt_dir)
+    versions = component_versions(modelopt_ref)
     paths = set()
     for u in profile.load("full", ctx):
-        r = render(u, ctx)
+        r = render(u, ctx, versions)
         paths |= set(re.findall(r"(/opt/[\w./-]+\.py)\b", r.command))
         paths |= {d["file"] for d in r.deviations if d.get("file")}
         if u.cwd:
@@ -114,7 +107,8 @@ def main() -> int:
         return 0
     argv = ["docker", "run", "--rm", "-v", f"{ROOT}:{ROOT}", "-w", str(ROOT), args.image, "python3", "scripts/image_check.py",
             "--modelopt-ref", args.modelopt_ref, "--launcher-version", p["NEMO_EVALUATOR_LAUNCHER_VERSION"],
-            "--vllm-version", p["VLLM_VERSION"], *[f"--path={x}" for x in check_paths()]]
+            "--vllm-version", p["VLLM_VERSION"], "--megatron-bridge-version", p["MEGATRON_BRIDGE_VERSION"],
+            *[f"--path={x}" for x in check_paths(args.modelopt_ref)]]
     if args.dry_run:
         print(" ".join(argv))
         return 0

@@ -16,6 +16,7 @@ def main() -> int:
     p.add_argument("--modelopt-ref", required=True)
     p.add_argument("--launcher-version", required=True)
     p.add_argument("--vllm-version", required=True)
+    p.add_argument("--megatron-bridge-version", required=True)
     p.add_argument("--path", action="append", default=[], help="a file or directory the recipes use")
     a = p.parse_args()
     results: list[tuple[str, bool, str]] = []
@@ -39,6 +40,13 @@ def main() -> int:
         check("nemo-evaluator-launcher", v == a.launcher_version, f"{v} (wanted {a.launcher_version})")
     except metadata.PackageNotFoundError:
         check("nemo-evaluator-launcher", False, "not installed")
+    try:
+        v = metadata.version("megatron-bridge")
+        # the errata are chosen by this version (versions.env MEGATRON_BRIDGE_VERSION); the base image decides it
+        check("megatron-bridge (base image)", v.split("+")[0].startswith(a.megatron_bridge_version),
+              f"{v} (versions.env says {a.megatron_bridge_version})")
+    except metadata.PackageNotFoundError:
+        check("megatron-bridge (base image)", False, "not installed")
     out = subprocess.run(["/opt/vllm/bin/python", "-c", "import vllm, torch; print(vllm.__version__, vllm.__file__, torch.__version__)"],
                          capture_output=True, text=True)
     parts = out.stdout.split()

@@ -7,28 +7,35 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from checks import rundir  # noqa: E402
+from checks.errors import CheckError  # noqa: E402
 from kitlib import manifest, preflight, profile, runner  # noqa: E402
 from kitlib.plan import plan  # noqa: E402
-from kitlib.profile import KitError  # noqa: E402
 from kitlib.render import render  # noqa: E402
+from kitlib.versions import component_versions, pins  # noqa: E402
+
+RUNNERS = ("local", "docker", "slurm")
 
 
 def build() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kit.py", description=__doc__)
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--profile", default="full")
-    p.add_argument("--runner", default="docker", choices=["local", "docker", "slurm"])
+    p.add_argument("--runner", default="docker")
     p.add_argument("--image", default="nemotron-repro:latest")
     p.add_argument("--hf-home", default=os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface")))
     p.add_argument("--data-root", type=Path, default=Path("data"))
     p.add_argument("--modelopt-dir", default="/opt/Model-Optimizer")
-    p.add_argument("--nodes", type=int, default=None)
-    p.add_argument("--gpus-per-node", type=int, default=None)
+    p.add_argument("--nodes", default=None)
+    p.add_argument("--gpus-per-node", default=None)
+    p.add_argument("--modelopt-ref", default=None, help="default: MODELOPT_REF in versions.env")
+    p.add_argument("--modelopt-version", default=None, help="the version MODELOPT_REF reports, when it is no tag")
     p.add_argument("--slurm-host", default=os.environ.get("SLURM_HOST", ""))
     p.add_argument("--slurm-account", default=os.environ.get("SLURM_ACCOUNT", ""))
     p.add_argument("--slurm-arg", action="append", default=[], help="extra #SBATCH line, e.g. --partition=batch")
@@ -71,18 +78,42 @@ def main(argv: list[str] | None = None) -> int:
     a = build().parse_args(argv)
     try:
         return dispatch(a)
-    except KitError as e:
-        print(f"kit: {e}", file=sys.stderr)
+    except CheckError as e:
+        print(f"kit: {e.render()}", file=sys.stderr)
         return 2
 
 
+def _positive(value: str | None, var: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit() or int(value) < 1:
+        raise CheckError(f"{var}={value} is not a positive integer", expected=f"{var}=1, 2, ... (or leave it unset)",
+                         hint=f"e.g. make distill {var}=1")
+    return int(value)
+
+
+def validate(a: argparse.Namespace) -> None:
+    """Bad variables stop here, named, before anything is planned or launched."""
+    name = a.run_dir.name
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or ".." in name:
+        raise CheckError(f"RUN={name!r} is not a usable run id", expected="letters, digits, '.', '_' and '-' (no spaces, "
+                         "no '..', not empty)", hint="e.g. make reproduce RUN=try2")
+    if a.runner not in RUNNERS:
+        raise CheckError(f"RUNNER={a.runner!r} is unknown", expected=" | ".join(RUNNERS),
+                         hint="docker (default), slurm on a login node, local inside the image")
+    a.nodes = _positive(a.nodes, "NODES")
+    a.gpus_per_node = _positive(a.gpus_per_node, "GPUS_PER_NODE")
+
+
 def dispatch(a: argparse.Namespace) -> int:
+    validate(a)
     extra = {k: v for k, v in (("SLURM_HOST", a.slurm_host), ("SLURM_ACCOUNT", a.slurm_account)) if v}
     ctx = profile.context(a.run_dir, a.data_root, a.modelopt_dir, extra)
     units = profile.load(a.profile, ctx, a.nodes, a.gpus_per_node)
+    versions = component_versions(a.modelopt_ref or pins()["MODELOPT_REF"], a.modelopt_version)
     cfg = runner.Config(run_dir=a.run_dir.resolve(), run_id=a.run_dir.name, profile=a.profile, runner=a.runner,
                         image=a.image, ctx=ctx, hf_home=a.hf_home, pyxis=a.pyxis, slurm_args=a.slurm_arg,
-                        keep_poll_s=float(os.environ.get("KIT_KEEP_POLL_S", "30")))
+                        keep_poll_s=float(os.environ.get("KIT_KEEP_POLL_S", "30")), versions=versions)
     multinode = a.runner == "slurm"
     if a.cmd == "units":
         print(" ".join(u.name for u in units if a.group is None or u.group == a.group or u.step == a.group))
@@ -92,22 +123,22 @@ def dispatch(a: argparse.Namespace) -> int:
         return 0
     if a.cmd == "plan":
         chosen = [profile.find(units, n) for n in a.units] if a.units else units
-        rows = [(u, render(u, ctx, multinode=multinode and u.nodes > 1), (cfg.run_dir / u.name / runner.STAMP).exists())
-                for u in chosen]
+        rows = [(u, render(u, ctx, versions, multinode=multinode and u.nodes > 1),
+                 (cfg.run_dir / u.name / rundir.STAMP).exists()) for u in chosen]
         print(plan(rows, a.profile))
         return 0
     unit = profile.find(units, a.unit)
     if a.cmd == "render":
-        sys.stdout.write(render(unit, ctx, multinode=multinode and unit.nodes > 1).script)
+        sys.stdout.write(render(unit, ctx, versions, multinode=multinode and unit.nodes > 1).script)
         return 0
     if a.cmd == "show":
-        print(render(unit, ctx, multinode=multinode and unit.nodes > 1).oneline())
+        print(render(unit, ctx, versions, multinode=multinode and unit.nodes > 1).oneline())
         return 0
     if a.cmd == "preflight" or (a.cmd == "step" and not a.no_preflight):
         skip = {x.strip() for x in os.environ.get("PREFLIGHT_SKIP", "").split(",") if x.strip()}
         unknown = skip - set(preflight.CHECKS)
         if unknown:
-            raise KitError(f"PREFLIGHT_SKIP={','.join(sorted(unknown))}: expected any of {','.join(preflight.CHECKS)}")
+            raise CheckError(f"PREFLIGHT_SKIP={','.join(sorted(unknown))}: expected any of {','.join(preflight.CHECKS)}")
         found = preflight.problems(cfg, unit, units, skip)
         if found:
             print(f"kit: preflight for {unit.name} (RUNNER={a.runner}) found {len(found)} problem(s); nothing was launched:",

@@ -35,13 +35,14 @@ def test_base_image_and_arg_defaults_are_the_pins():
     p = pins()
     assert ins[0] == ("ARG", f"BASE_IMAGE={p['BASE_IMAGE']}") and ins[1] == ("FROM", "${BASE_IMAGE}")
     assert p["BASE_IMAGE"] == "nvcr.io/nvidia/nemo:26.02" and p["MODELOPT_REF"] == "0.44.0"
-    for key in ("MODELOPT_REF", "VLLM_VERSION", "LM_EVAL_VERSION", "NEMO_EVALUATOR_LAUNCHER_VERSION"):
+    for key in ("MODELOPT_REF", "VLLM_VERSION", "LM_EVAL_VERSION", "NEMO_EVALUATOR_LAUNCHER_VERSION", "MEGATRON_BRIDGE_VERSION"):
         assert args[key] == p[key], key
 
 
 def test_every_pin_is_used_and_labelled():
     label = " ".join(a for i, a in instructions() if i == "LABEL")
-    for key in ("MODELOPT_REF", "VLLM_VERSION", "LM_EVAL_VERSION", "NEMO_EVALUATOR_LAUNCHER_VERSION", "BASE_IMAGE", "BASE_DIGEST"):
+    for key in ("MODELOPT_REF", "VLLM_VERSION", "LM_EVAL_VERSION", "NEMO_EVALUATOR_LAUNCHER_VERSION", "BASE_IMAGE", "BASE_DIGEST",
+                "MEGATRON_BRIDGE_VERSION"):
         assert "${" + key + "}" in label, key
     runs = " ".join(a for i, a in instructions() if i == "RUN")
     assert '"vllm==${VLLM_VERSION}"' in runs and '"nemo-evaluator-launcher[all]==${NEMO_EVALUATOR_LAUNCHER_VERSION}"' in runs

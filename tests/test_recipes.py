@@ -15,14 +15,16 @@ from kitlib import profile as kprofile  # noqa: E402
 from checks.recipes import as_tutorial, recipe_command  # noqa: E402
 from kitlib.render import load_errata, render  # noqa: E402
 
-TUTORIAL = ROOT.parent / "shared" / "seeds" / "tutorial-nemotron-nano-9b-v2.txt"
+# The tutorial's text (Model-Optimizer 0.44.0 examples/pruning/minitron/NVIDIA-Nemotron-Nano-9B-v2/README.md as
+# rendered on GitHub, 2026-05-28), copied from ../shared/seeds/ so that a lone clone can test itself.
+TUTORIAL = ROOT / "tests" / "fixtures" / "tutorial-nemotron-nano-9b-v2.txt"
 RECIPES = ROOT / "recipes" / "tutorial"
 
 
 @pytest.fixture(scope="module")
 def tutorial() -> list[str]:
     if not TUTORIAL.exists():
-        pytest.fail(f"the tutorial text is expected at {TUTORIAL} (shared/seeds beside the checkout)")
+        pytest.fail(f"the tutorial text is expected at {TUTORIAL}")
     return TUTORIAL.read_text().split("\n")
 
 
@@ -79,21 +81,92 @@ def test_every_erratum_applies_exactly_once_and_has_a_reason():
     assert len({e.id for e in errata}) == len(errata)
     for e in errata:
         assert len(e.reason) > 40, e.id
-        if e.kind == "patch":
-            assert e.file and e.find != e.replace
-            continue
-        recipe = ROOT / "recipes" / e.recipe
-        assert recipe.stem == e.step and recipe_command(recipe).count(e.find) == 1, e.id
+        recipes = [ROOT / "recipes" / e.recipe] if e.recipe else sorted((ROOT / "recipes").glob(f"*/{e.step}.sh"))
+        assert recipes and all(r.stem == e.step for r in recipes), e.id
+        for x in e.expressions:
+            assert x.versions, (e.id, x.name)  # every expression says which versions it was checked against
+            if x.kind == "patch":
+                assert x.file and len(x.edits) == 1
+                continue
+            for r in recipes:
+                for find, replace in x.edits:
+                    assert find != replace and recipe_command(r).count(find) == 1, (e.id, x.name, r)
+
+
+V44 = {"modelopt": "0.44.0", "megatron_bridge": "0.3.0", "vllm": "0.21.0", "nemo_evaluator_launcher": "0.1.90"}
+
+
+@pytest.mark.parametrize("modelopt,expression,script", [
+    ("0.44.0", "hf_ptq-patch", "examples/llm_ptq/hf_ptq.py"),
+    ("0.44.3", "hf_ptq-patch", "examples/llm_ptq/hf_ptq.py"),
+    ("0.45.0", "qformat-flag", "examples/llm_ptq/hf_ptq.py"),
+    ("0.46.0", "qformat-flag-hf_ptq-dir", "examples/hf_ptq/hf_ptq.py"),
+    ("0.47.0dev", "qformat-flag-hf_ptq-dir", "examples/hf_ptq/hf_ptq.py"),
+    ("0.47.0.dev12+g87c9f8c", "qformat-flag-hf_ptq-dir", "examples/hf_ptq/hf_ptq.py"),
+])
+def test_the_fp8_intent_has_one_expression_per_modelopt_range(tmp_path, modelopt, expression, script):
+    ctx = kprofile.context(tmp_path / "run", tmp_path / "data", "/opt/Model-Optimizer")
+    for profile in ("full", "tiny", "prune-quant-bench"):
+        for unit in (u for u in kprofile.load(profile, ctx) if u.step == "quantize"):
+            r = render(unit, ctx, {**V44, "modelopt": modelopt})
+            (dev,) = [d for d in r.deviations if d["id"] == "quantize-fp8-conservative"]
+            assert dev["expression"] == expression and dev["versions"].startswith("ModelOpt >=")
+            assert f"/opt/Model-Optimizer/{script} " in r.command
+            patched = "KIT_PATCH" in r.script
+            assert patched == (expression == "hf_ptq-patch")
+            assert ("--qformat mamba_moe_fp8_conservative" in r.command) == (not patched)
+            assert f"({expression}, for ModelOpt" in r.script  # the log says which expression ran
+
+
+def test_a_version_no_range_covers_stops_before_launch_naming_the_erratum(tmp_path):
+    from checks.errors import CheckError
+    from kitlib.versions import component_versions
+
+    ctx = kprofile.context(tmp_path / "run", tmp_path / "data", "/opt/Model-Optimizer")
+    unit = kprofile.find(kprofile.load("full", ctx), "quantize")
+    with pytest.raises(CheckError) as e:
+        render(unit, ctx, {**V44, "modelopt": "0.43.0"})
+    assert "erratum quantize-fp8-conservative has no expression for ModelOpt 0.43.0" in e.value.render()
+    assert "errata.yaml" in e.value.render()
+    with pytest.raises(CheckError) as e:
+        render(unit, ctx, component_versions("main"))
+    assert "MODELOPT_VERSION" in e.value.render()
+    assert "hf_ptq-dir" in render(unit, ctx, component_versions("main", "0.47.0")).deviations[0]["expression"]
+    convert = kprofile.find(kprofile.load("full", ctx), "convert")
+    with pytest.raises(CheckError, match="convert-megatron-iteration-padding has no expression for Megatron-Bridge 0.6.0"):
+        render(convert, ctx, {**V44, "megatron_bridge": "0.6.0"})
+
+
+@pytest.mark.parametrize("bad,needle", [
+    ("- {id: x, step: quantize, kind: erratum, find: a, replace: b, reason: r}", "names no version range"),
+    ("- {id: x, step: quantize, kind: erratum, versions: {modelopt: '>=x'}, find: a, replace: b, reason: r}",
+     "not a version range"),
+    ("- {id: x, step: quantize, kind: erratum, versions: {modlopt: '>=1'}, find: a, replace: b, reason: r}",
+     "unknown key 'modlopt'"),
+    ("- {id: x, step: quantize, kind: patch, versions: {modelopt: '>=1'}, find: a, replace: b, reason: r}",
+     "a patch names the upstream `file`"),
+    ("- {id: x, step: quantize, kind: erratum, versions: {modelopt: '>=1'}, find: a, reason: r}", "no `replace`"),
+    ("- {id: x, step: quantize, reason: r, expressions: []}", "empty `expressions:`"),
+])
+def test_malformed_errata_are_refused_with_file_and_line(tmp_path, bad, needle):
+    from checks.errors import CheckError
+    from kitlib import errata
+
+    p = tmp_path / "errata.yaml"
+    p.write_text("schema: 2\nerrata:\n" + bad + "\n")
+    with pytest.raises(CheckError) as e:
+        errata.load(p)
+    assert needle in e.value.render() and "errata.yaml:3" in e.value.render(), e.value.render()
 
 
 def test_rendered_commands_apply_the_errata_visibly(tmp_path):
     ctx = kprofile.context(tmp_path / "run", tmp_path / "data", "/opt/Model-Optimizer")
     units = kprofile.load("full", ctx)
-    r = render(kprofile.find(units, "distill"), ctx)
+    r = render(kprofile.find(units, "distill"), ctx, V44)
     assert "distill_minitron.py" not in r.command and "/examples/megatron_bridge/distill.py" in r.command
     assert '--data_paths ${DATA_BLEND} \\' in r.command
     assert r.script.index("echo '[kit] erratum distill-script-name") < r.script.index("torchrun")
-    q = render(kprofile.find(units, "quantize"), ctx)
+    q = render(kprofile.find(units, "quantize"), ctx, V44)
     assert "KIT_PATCH" in q.script and '"fp8": mtq.MAMBA_MOE_FP8_CONSERVATIVE_CFG,' in q.script
 
 
@@ -102,7 +175,7 @@ def test_patch_refuses_a_changed_upstream_file(tmp_path):
 
     ctx = kprofile.context(tmp_path / "run", tmp_path / "data", str(tmp_path / "mo"))
     unit = kprofile.find(kprofile.load("full", ctx), "quantize")
-    script = render(unit, ctx).script
+    script = render(unit, ctx, V44).script
     patch = script[script.index("python3 - "):script.index("KIT_PATCH\n", script.index("<<'KIT_PATCH'") + 12) + 9]
     f = tmp_path / "mo" / "examples" / "llm_ptq" / "hf_ptq.py"
     f.parent.mkdir(parents=True)

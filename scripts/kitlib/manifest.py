@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import socket
 import subprocess
-import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from checks.rundir import MANIFEST, write_atomic
 from kitlib.profile import ROOT
 
 
@@ -19,19 +18,11 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 @contextmanager
 def updating(run_dir: Path):
     """Read-modify-write manifest.json; concurrent steps (e.g. two bench variants) cannot lose updates."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / "manifest.json"
+    path = run_dir / MANIFEST
     with open(run_dir / ".manifest.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         doc = json.loads(path.read_text()) if path.exists() else {}

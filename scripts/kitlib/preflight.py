@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 from kitlib.profile import Unit
-from kitlib.runner import STAMP, Config, child_env
+from checks.rundir import STAMP
+from kitlib.runner import Config, child_env, stamp_problems
 
 
 def _run(argv: list[str], timeout: int = 30) -> tuple[int, str]:
@@ -75,7 +76,7 @@ def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[s
         elif unit.gpu_model and not any(unit.gpu_model in g for g in seen):
             print(f"[kit] note: {unit.name}'s goldens are for {unit.gpu_model}; this machine has {seen[0]}: "
                   "absolute figures will be SKIPped, ratios still judged")
-    env = child_env(cfg)
+    env = child_env(cfg, unit)
     if unit.hf_token and not env.get("HF_TOKEN"):
         found["hf_token"].append(f"{unit.name} downloads gated models or datasets: set HF_TOKEN, or run `hf auth login` "
                    f"(token file under {cfg.hf_home})")
@@ -87,8 +88,12 @@ def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[s
                            f"(make eval {var}=...)")
     for dep in unit.after:
         for d in (u for u in units if dep in (u.name, u.step)):
-            if not (cfg.run_dir / d.name / STAMP).exists():
-                inputs.append(f"{unit.name} needs {d.name} first: run `make {d.step}` (no {cfg.run_dir / d.name / STAMP})")
+            sdir = cfg.run_dir / d.name
+            if not (sdir / STAMP).exists():
+                inputs.append(f"{unit.name} needs {d.name} first: run `make {d.step}` (no {sdir / STAMP})")
+            elif bad := stamp_problems(sdir):
+                inputs.append(f"{unit.name} needs what {d.name} wrote, but {'; '.join(bad)}: restore it, or delete "
+                              f"{sdir / STAMP} to run {d.name} again")
     where = Path(cfg.ctx["DATA_ROOT"]) if unit.step == "data" else cfg.run_dir
     free = shutil.disk_usage(_existing(where)).free / 2**30
     if free < unit.disk_gib:

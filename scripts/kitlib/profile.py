@@ -1,4 +1,7 @@
-"""A profile (recipes/profiles/<name>.yaml) expanded into units: one per step, or per step variant."""
+"""A profile (recipes/profiles/<name>.yaml) expanded into units: one per step, or per step variant.
+
+Profiles are validated strictly (checks.yamlio): an unknown or misspelt key, a wrong type or a missing
+`recipe` is an error naming the file and line, never a silent default."""
 
 from __future__ import annotations
 
@@ -6,14 +9,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from checks import yamlio
+from checks.errors import CheckError
+from checks.rundir import STEPS
+from checks.yamlio import YMap
 
 ROOT = Path(__file__).resolve().parents[2]
 _VAR = re.compile(r"\$\{(\w+)\}")
 
-
-class KitError(Exception):
-    """Bad input or setup: the message says what was expected, what was found and what to do."""
+TOP = ("profile", "recipes", "expected", "env", "steps", "watch")
+STEP_KEYS = ("recipe", "prelude", "additions", "cwd", "after", "nodes", "gpus_per_node", "hours", "hours_source", "env",
+             "link", "keep_iterations", "multinode", "hf_token", "disk_gib", "gpu_model", "variants", "offline",
+             "completion")
+VARIANT_KEYS = ("after", "hours", "hours_source", "group")  # plus UPPER_CASE variables
 
 
 @dataclass
@@ -38,6 +46,8 @@ class Unit:
     disk_gib: float = 0
     gpu_model: str | None = None
     group: str | None = None
+    offline: bool = False  # the step must need nothing from the network (HF_HUB_OFFLINE=1)
+    completion: dict = field(default_factory=dict)  # e.g. {last_iteration: 16000}: exit 0 alone does not stamp
 
     @property
     def gpu_hours(self) -> float:
@@ -49,40 +59,85 @@ def expand(text: str, ctx: dict[str, str]) -> str:
     return _VAR.sub(lambda m: ctx.get(m.group(1), m.group(0)), text)
 
 
-def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_node: int | None = None) -> list[Unit]:
+def profile_path(profile: str) -> Path:
     path = ROOT / "recipes" / "profiles" / f"{profile}.yaml"
-    if not path.exists():
+    if not re.fullmatch(r"[\w-]+", profile or "") or not path.exists():
         known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
-        raise KitError(f"unknown PROFILE={profile!r}: expected one of {known}")
-    doc = yaml.safe_load(path.read_text())
+        raise CheckError(f"unknown PROFILE={profile!r}", expected=f"one of {known}", hint="pick one of those profiles")
+    return path
+
+
+def read(profile: str) -> YMap:
+    """The profile document, validated."""
+    path = profile_path(profile)
+    doc = yamlio.load(path, "profile")
+    if not isinstance(doc, dict) or doc.get("schema") != 1:
+        raise CheckError("profile has no `schema: 1`", where=str(path))
+    doc = yamlio.mapping(doc, "profile", str(path), required=("schema", "recipes", "steps"), allowed=TOP)
+    yamlio.typed(doc, "recipes", str, "profile")
+    steps = yamlio.mapping(doc["steps"], "`steps:` of the profile", doc.where("steps"), allowed=("data",) + STEPS)
+    for name, spec in steps.items():
+        what = f"step `{name}`"
+        spec = yamlio.mapping(spec, what, steps.where(name), required=("recipe",), allowed=STEP_KEYS)
+        for key, types in (("recipe", str), ("cwd", str), ("hours_source", str), ("gpu_model", str), ("nodes", int),
+                           ("gpus_per_node", int), ("hours", (int, float)), ("disk_gib", (int, float)),
+                           ("multinode", bool), ("hf_token", bool), ("offline", bool), ("prelude", list),
+                           ("additions", list), ("after", list), ("keep_iterations", list), ("env", dict),
+                           ("link", dict), ("variants", dict), ("completion", dict)):
+            yamlio.typed(spec, key, types, what)
+        for key in ("nodes", "gpus_per_node", "hours", "disk_gib"):
+            if key in spec and spec[key] < 0:
+                raise CheckError(f"`{key}` of {what} is negative", where=spec.where(key), found=str(spec[key]))
+        for v, vspec in (spec.get("variants") or {}).items():
+            vspec = vspec if vspec is not None else YMap()
+            if not isinstance(vspec, dict):
+                raise CheckError(f"variant `{v}` of {what} is not a mapping", where=spec["variants"].where(v))
+            for k in vspec:
+                if not (str(k).isupper() or k in VARIANT_KEYS):
+                    raise CheckError(f"unknown key {k!r} in variant `{v}` of {what}", where=vspec.where(k),
+                                     expected=f"UPPER_CASE variables or one of {', '.join(VARIANT_KEYS)}")
+    return doc
+
+
+def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_node: int | None = None) -> list[Unit]:
+    doc = read(profile)
+    path = profile_path(profile)
     recipes = ROOT / doc["recipes"]
     units: list[Unit] = []
     for step, spec in doc["steps"].items():
         variants = spec.get("variants") or {None: {}}
         for variant, vspec in variants.items():
             vspec = dict(vspec or {})
-            env = {k: str(v) for k, v in {**doc.get("env", {}), **spec.get("env", {}), **vspec}.items() if k.isupper()}
+            env = {k: str(v) for k, v in {**(doc.get("env") or {}), **(spec.get("env") or {}), **vspec}.items() if k.isupper()}
             name = f"{step}/{variant}" if variant else step
             multinode = bool(spec.get("multinode"))
+            gpus = int(spec.get("gpus_per_node", 0))
+            recipe = (recipes / spec["recipe"]).resolve()
+            if not recipe.is_file():
+                raise CheckError(f"step `{step}` names a recipe that does not exist", where=spec.where("recipe"),
+                                 found=str(recipe), hint="fix the recipe path (relative to the profile's `recipes:`)")
             u = Unit(
-                name=name, step=step, variant=variant, recipe=(recipes / spec["recipe"]).resolve(),
+                name=name, step=step, variant=variant, recipe=recipe,
                 prelude=[recipes / p for p in spec.get("prelude", [])],
                 additions=[recipes / p for p in spec.get("additions", [])], cwd=spec.get("cwd"),
-                after=list(vspec.get("after", spec.get("after", []))),
+                after=[str(a) for a in vspec.get("after", spec.get("after", []))],
                 nodes=int(nodes if (nodes and multinode) else spec.get("nodes", 1)),
-                gpus_per_node=int(gpus_per_node if (gpus_per_node and multinode) else spec.get("gpus_per_node", 0)),
+                gpus_per_node=int(gpus_per_node if (gpus_per_node and multinode) else gpus),
                 hours=float(vspec.get("hours", spec.get("hours", 0))),
                 hours_source=str(vspec.get("hours_source", spec.get("hours_source", ""))),
-                env=env, link=dict(spec.get("link", {})), keep_iterations=list(spec.get("keep_iterations", [])),
+                env=env, link={str(k): str(v) for k, v in (spec.get("link") or {}).items()},
+                keep_iterations=[int(i) for i in spec.get("keep_iterations", [])],
                 multinode=multinode, hf_token=bool(spec.get("hf_token")), disk_gib=float(spec.get("disk_gib", 0)),
-                gpu_model=spec.get("gpu_model"), group=vspec.get("group"),
+                gpu_model=spec.get("gpu_model"), group=vspec.get("group"), offline=bool(spec.get("offline")),
+                completion=dict(spec.get("completion") or {}),
             )
             units.append(u)
     names = {u.name for u in units} | {u.step for u in units}
     for u in units:
         for a in u.after:
             if a not in names:
-                raise KitError(f"{path}: {u.name} runs after unknown step {a!r}")
+                raise CheckError(f"{u.name} runs after unknown step {a!r}", where=str(path),
+                                 expected=", ".join(sorted(names)))
     return units
 
 
@@ -90,7 +145,7 @@ def find(units: list[Unit], name: str) -> Unit:
     for u in units:
         if u.name == name:
             return u
-    raise KitError(f"no step {name!r} in this profile: expected one of {', '.join(u.name for u in units)}")
+    raise CheckError(f"no step {name!r} in this profile", expected=", ".join(u.name for u in units))
 
 
 def context(run_dir: Path, data_root: Path, modelopt_dir: str, extra: dict[str, str] | None = None) -> dict[str, str]:

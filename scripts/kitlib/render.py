@@ -5,68 +5,66 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
-
+from checks.errors import CheckError
 from checks.recipes import header, recipe_command
-from kitlib.profile import ROOT, KitError, Unit, expand
+from kitlib import errata as errata_mod
+from kitlib.errata import Erratum
+from kitlib.profile import ROOT, Unit, expand
 
 ERRATA = ROOT / "recipes" / "errata.yaml"
 
 
-@dataclass
-class Erratum:
-    id: str
-    step: str
-    kind: str
-    find: str
-    replace: str
-    reason: str
-    file: str | None = None
-    recipe: str | None = None  # e.g. tutorial/distill.sh; command errata apply to that recipe only
+def load_errata() -> list[Erratum]:
+    return errata_mod.load(ERRATA)
 
 
-def load_errata(path: Path = ERRATA) -> list[Erratum]:
-    doc = yaml.safe_load(path.read_text())
-    out = []
-    for e in doc.get("errata", []):
-        if e.get("kind") not in ("erratum", "fill", "patch") or not all(e.get(k) for k in ("id", "step", "find", "replace", "reason")) \
-                or (e["kind"] != "patch" and not e.get("recipe")):
-            raise KitError(f"{path}: malformed entry {e.get('id', e)!r}: needs id, step, kind, find, replace, reason "
-                           "(and recipe, unless kind: patch)")
-        out.append(Erratum(e["id"], e["step"], e["kind"], e["find"], e["replace"], " ".join(str(e["reason"]).split()),
-                           e.get("file"), e.get("recipe")))
-    return out
-
-
-def apply_errata(unit: Unit, command: str, errata: list[Erratum]) -> tuple[str, list[Erratum]]:
-    """Apply the step's command errata; each `find` must occur exactly once, or the recipe and the
-    errata have drifted apart and the step must not run."""
-    applied = []
+def apply_errata(unit: Unit, command: str, errata: list[Erratum], versions: dict[str, str | None]) -> tuple[str, list[dict]]:
+    """Apply the unit's errata, each in the expression its versions call for. Every command edit's `find`
+    must occur exactly once, or the recipe and the errata have drifted apart and the step must not run.
+    Returns the command and the deviations (what was applied, why, and for which versions)."""
     recipe = unit.recipe.relative_to(ROOT / "recipes").as_posix()
-    for e in errata:
-        if e.kind == "patch" or e.recipe != recipe:
-            continue
-        n = command.count(e.find)
-        if n != 1:
-            raise KitError(f"erratum {e.id}: expected exactly one {e.find!r} in {unit.recipe.name}, found {n}; "
-                           "the recipe changed: update recipes/errata.yaml")
-        command = command.replace(e.find, e.replace)
-        applied.append(e)
-    applied += [e for e in errata if e.step == unit.step and e.kind == "patch"]
+    applied = []
+    for e in errata_mod.applicable(errata, unit.step, recipe):
+        x = e.select(versions)
+        dev = {"id": e.id, "kind": x.kind, "reason": e.reason, "expression": x.name, "versions": x.describe(),
+               "edits": [{"find": f, "replace": r} for f, r in x.edits]}
+        if e.intent:
+            dev["intent"] = e.intent
+        if x.kind == "patch":
+            dev["file"] = x.file
+        else:
+            for find, replace in x.edits:
+                n = command.count(find)
+                if n != 1:
+                    raise CheckError(f"erratum {e.id} ({x.name}): expected exactly one {find!r} in {unit.recipe.name}, found {n}",
+                                     where=x.where, hint="the recipe changed: update recipes/errata.yaml")
+                command = command.replace(find, replace)
+        applied.append(dev)
     return command, applied
+
+
+_TORCHRUN = re.compile(r"^torchrun --nproc_per_node (\d+) ")
+
+
+def gpus_per_node_launcher(command: str, gpus: int) -> tuple[str, str | None]:
+    """torchrun --nproc_per_node N with N != GPUS_PER_NODE: the launcher must start one process per GPU asked for."""
+    m = _TORCHRUN.match(command)
+    if not m or not gpus or int(m.group(1)) == gpus:
+        return command, None
+    return (f"torchrun --nproc_per_node {gpus} " + command[m.end():],
+            f"torchrun --nproc_per_node {m.group(1)} -> {gpus}: GPUS_PER_NODE={gpus} (tutorial: {m.group(1)} GPUs per node)")
 
 
 def multinode_launcher(command: str) -> tuple[str, str | None]:
     """torchrun of one node -> rendezvous over the Slurm allocation (one torchrun per node)."""
-    single = "torchrun --nproc_per_node 8 "
-    if not command.startswith(single):
+    m = _TORCHRUN.match(command)
+    if not m:
         return command, None
-    multi = ("torchrun --nnodes ${SLURM_NNODES} --nproc_per_node 8 --rdzv_backend c10d "
+    multi = (f"torchrun --nnodes ${{SLURM_NNODES}} --nproc_per_node {m.group(1)} --rdzv_backend c10d "
              "--rdzv_endpoint ${MASTER_ADDR}:29500 --rdzv_id ${SLURM_JOB_ID} ")
-    return multi + command[len(single):], ("torchrun --nproc_per_node 8 runs once per node with --nnodes ${SLURM_NNODES} "
-                                           "and a c10d rendezvous on the first node (tutorial: 96 nodes x 8 GPUs)")
+    return multi + command[m.end():], (f"torchrun --nproc_per_node {m.group(1)} runs once per node with --nnodes "
+                                       "${SLURM_NNODES} and a c10d rendezvous on the first node (tutorial: 96 nodes x 8 GPUs)")
 
 
 @dataclass
@@ -77,22 +75,28 @@ class Rendered:
 
     def oneline(self) -> str:
         """The command on one line, for `make -n` and `make plan`."""
-        patches = [f"[patch {d['file']}: {d['find']} -> {d['replace']}]" for d in self.deviations if d["kind"] == "patch"]
+        patches = [f"[patch {d['file']}: {e['find']} -> {e['replace']}]" for d in self.deviations if d["kind"] == "patch"
+                   for e in d["edits"]]
         lines = [l for l in re.sub(r"\\\n\s*", "", self.command).split("\n") if l.strip()]
         return " ".join(patches + [" ; ".join(lines)])
 
 
-def render(unit: Unit, ctx: dict[str, str], errata: list[Erratum] | None = None, multinode: bool = False) -> Rendered:
+def render(unit: Unit, ctx: dict[str, str], versions: dict[str, str | None], errata: list[Erratum] | None = None,
+           multinode: bool = False) -> Rendered:
     """The script prints every deviation from the tutorial before it runs anything."""
     errata = load_errata() if errata is None else errata
     ctx = {**ctx, **{k: expand(v, ctx) for k, v in unit.env.items()}}
-    command, applied = apply_errata(unit, recipe_command(unit.recipe), errata)
-    deviations = [{"id": e.id, "kind": e.kind, "reason": e.reason, "find": e.find, "replace": e.replace,
-                   **({"file": expand(e.file, ctx)} if e.file else {})} for e in applied]
+    command, deviations = apply_errata(unit, recipe_command(unit.recipe), errata, versions)
+    for d in deviations:
+        if "file" in d:
+            d["file"] = expand(d["file"], ctx)
     for extra in unit.additions:
         command += "\n" + recipe_command(extra)
         deviations.append({"id": f"addition-{extra.stem.replace('_', '-')}", "kind": "addition",
                            "reason": " ".join(line.lstrip("# ").strip() for line in header(extra))})
+    command, note = gpus_per_node_launcher(command, unit.gpus_per_node)
+    if note:
+        deviations.append({"id": "launcher-gpus-per-node", "kind": "launcher", "reason": note})
     if multinode:
         command, note = multinode_launcher(command)
         if note:
@@ -101,7 +105,8 @@ def render(unit: Unit, ctx: dict[str, str], errata: list[Erratum] | None = None,
              f"# Rendered by the kit for step {unit.name} from {unit.recipe.relative_to(ROOT)} and recipes/errata.yaml.",
              "set -euo pipefail"]
     for d in deviations:
-        lines.append("echo " + shlex.quote(f"[kit] {d['kind']} {d['id']}: {d['reason']}"))
+        how = f" ({d['expression']}, for {d['versions']})" if d.get("expression") and d["expression"] != d["id"] else ""
+        lines.append("echo " + shlex.quote(f"[kit] {d['kind']} {d['id']}{how}: {d['reason']}"))
     for d in deviations:
         if d["kind"] == "patch":
             lines.append(_patch_snippet(d))
@@ -115,7 +120,8 @@ def render(unit: Unit, ctx: dict[str, str], errata: list[Erratum] | None = None,
 
 
 def _patch_snippet(d: dict) -> str:
-    args = " ".join(shlex.quote(x) for x in (d["file"], d["find"], d["replace"], d["id"]))
+    (edit,) = d["edits"]  # a patch is one line of one file
+    args = " ".join(shlex.quote(x) for x in (d["file"], edit["find"], edit["replace"], d["id"]))
     return f"python3 - {args} <<'KIT_PATCH'\n{_PATCHER}KIT_PATCH"
 
 

@@ -1,27 +1,32 @@
-"""Run one unit: render it, launch it (local | docker | slurm), tee its output, record how it ended,
-and write its stamp only when it exited 0. Secrets are passed by name and redacted from the log."""
+"""Run one unit: render it, launch it (kitlib.launchers), tee its output (kitlib.tee), sample GPU memory
+(kitlib.sampler), run its hooks (kitlib.hooks), record how it ended, and write its stamp only when it
+exited 0 AND its output says it finished. One step of a run at a time: a lock per run names its holder.
+
+The stamp (<step>/.done) is JSON: when the step finished and what it vouches for (its outputs, with sizes),
+so that a later step can tell when those outputs were deleted since."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import re
-import shlex
-import shutil
-import signal
+import socket
 import subprocess
 import sys
-import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kitlib import manifest
-from kitlib.profile import ROOT, KitError, Unit, expand
+from checks import rundir
+from checks.errors import CheckError
+from checks.rundir import write_atomic
+from kitlib import launchers, manifest
+from kitlib.hooks import Keeper
+from kitlib.profile import ROOT, Unit, expand
 from kitlib.render import render
-
-SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|_KEY)$")
-STAMP = ".done"
+from kitlib.sampler import GpuSampler, die_with_parent
+from kitlib.tee import Tee, pump, secrets
 
 
 @dataclass
@@ -37,16 +42,16 @@ class Config:
     slurm_args: list[str] = field(default_factory=list)
     gpu_sample_s: int = 10
     keep_poll_s: float = 30
+    versions: dict[str, str | None] = field(default_factory=dict)
 
 
-def secrets(env: dict[str, str]) -> list[str]:
-    return sorted({v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 4}, key=len, reverse=True)
-
-
-def child_env(cfg: Config) -> dict[str, str]:
+def child_env(cfg: Config, unit: Unit | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("HF_HOME", cfg.hf_home)
     env.setdefault("VLLM_CACHE_ROOT", str(Path(cfg.hf_home).parent / "vllm"))
+    if unit is not None and unit.offline:
+        env["HF_HUB_OFFLINE"] = "1"  # a hidden download fails loudly instead of succeeding quietly
+        env["HF_DATASETS_OFFLINE"] = "1"
     if "HF_TOKEN" not in env:
         # The token file `hf auth login` writes; read into the child's environment only.
         for p in (Path(env["HF_HOME"]) / "token", Path.home() / ".cache" / "huggingface" / "token"):
@@ -56,243 +61,186 @@ def child_env(cfg: Config) -> dict[str, str]:
     return env
 
 
-class Tee:
-    """Copy a child's output to the terminal and the log as it comes, with secrets replaced by ***."""
-
-    def __init__(self, log: Path, redact: list[str]) -> None:
-        self.log = log.open("ab")
-        self.redact = [s.encode() for s in redact]
-        self.keep = max((len(s) for s in self.redact), default=1) - 1
-        self.carry = b""
-
-    def feed(self, chunk: bytes, final: bool = False) -> None:
-        data = self.carry + chunk
-        for s in self.redact:
-            data = data.replace(s, b"***")
-        cut = len(data) if final or not self.keep else max(0, len(data) - self.keep)
-        out, self.carry = data[:cut], data[cut:]
-        if out:
-            sys.stdout.buffer.write(out)
-            sys.stdout.buffer.flush()
-            self.log.write(out)
-            self.log.flush()
-
-    def close(self) -> None:
-        self.feed(b"", final=True)
-        self.log.close()
-
-
-def pump(stream, tee: Tee) -> None:
-    while True:
-        chunk = os.read(stream.fileno(), 65536)
-        if not chunk:
-            break
-        tee.feed(chunk)
-
-
-class GpuSampler(threading.Thread):
-    """nvidia-smi memory samples beside the step (local and docker runners: the GPUs are this host's)."""
-
-    def __init__(self, path: Path, every_s: int) -> None:
-        super().__init__(daemon=True)
-        self.path, self.every_s, self.proc = path, every_s, None
-
-    def run(self) -> None:
-        smi = shutil.which("nvidia-smi")
-        if not smi:
-            return
-        with self.path.open("a") as f:
-            self.proc = subprocess.Popen([smi, "--query-gpu=timestamp,index,name,memory.used,memory.total",
-                                          "--format=csv,noheader,nounits", "-l", str(self.every_s)],
-                                         stdout=f, stderr=subprocess.DEVNULL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-
-
-class Keeper(threading.Thread):
-    """Hard-link copies of chosen distillation iterations, taken as soon as each is saved, so the
-    trainer's rotation (5 most recent kept) cannot delete a checkpoint the tutorial converts later."""
-
-    def __init__(self, ckpt_dir: Path, iterations: list[int], every_s: float = 30) -> None:
-        super().__init__(daemon=True)
-        self.ckpt_dir, self.iterations, self.every_s = ckpt_dir, iterations, every_s
-        self.kept_dir = ckpt_dir.parent / "kept"
-        self.halt = threading.Event()
-        self.notes: list[str] = []  # reported after the step's own output, not in the middle of it
-
-    def run(self) -> None:
-        while not self.halt.wait(self.every_s):
-            self.keep()
-
-    def keep(self) -> None:
-        try:
-            latest = int((self.ckpt_dir / "latest_checkpointed_iteration.txt").read_text().strip())
-        except (OSError, ValueError):
-            return
-        for it in self.iterations:
-            src, dst = self.ckpt_dir / f"iter_{it:07d}", self.kept_dir / f"iter_{it:07d}"
-            if it <= latest and src.is_dir() and not dst.exists():
-                self.kept_dir.mkdir(parents=True, exist_ok=True)
-                tmp = dst.with_name(dst.name + ".tmp")
-                shutil.rmtree(tmp, ignore_errors=True)
-                if subprocess.run(["cp", "-al", str(src), str(tmp)]).returncode == 0:
-                    tmp.rename(dst)
-                    self.notes.append(f"[kit] kept a hard-link copy of {src.name} in {self.kept_dir}")
-
-    def stop_and_restore(self) -> None:
-        self.halt.set()
-        self.keep()
-        for it in self.iterations:
-            src, dst = self.kept_dir / f"iter_{it:07d}", self.ckpt_dir / f"iter_{it:07d}"
-            if src.is_dir() and not dst.exists():
-                src.rename(dst)
-                self.notes.append(f"[kit] restored {dst.name} (removed by checkpoint rotation) from {self.kept_dir}")
-
-
-def launch_argv(cfg: Config, unit: Unit, script: Path, sdir: Path, env: dict[str, str]) -> list[str]:
-    if cfg.runner == "local":
-        return ["bash", str(script)]
-    mounts = sorted({str(ROOT), str(cfg.run_dir.resolve()), cfg.ctx["DATA_ROOT"], cfg.hf_home, env["VLLM_CACHE_ROOT"]})
-    if cfg.runner == "docker":
-        argv = ["docker", "run", "--rm", "--gpus", "all", "--shm-size=16g", "--ulimit", "memlock=-1", "--net=host",
-                "--name", f"nemotron-repro-{cfg.run_id}-{unit.name.replace('/', '-')}"]
-        for m in mounts:
-            argv += ["-v", f"{m}:{m}"]
-        for name in ("HF_HOME", "HF_TOKEN", "VLLM_CACHE_ROOT", "SLURM_HOST", "SLURM_ACCOUNT"):
-            argv += ["-e", name]  # by name: the value never appears on a command line or in a file
-        return argv + ["-w", str(ROOT), cfg.image, "bash", str(script)]
-    if cfg.runner == "slurm":
-        return ["sbatch", "--parsable", "--wait", str(write_sbatch(cfg, unit, script, sdir, mounts))]
-    raise KitError(f"unknown RUNNER={cfg.runner!r}: expected local, docker or slurm")
-
-
-def pyxis_available() -> bool:
+@contextmanager
+def run_lock(run_dir: Path, unit: str):
+    """One step of a run at a time. A second `make` on the same RUN stops at once, naming the holder."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / ".lock"
+    f = path.open("a+")
     try:
-        return "--container-image" in subprocess.run(["srun", "--help"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise CheckError(f"run {run_dir.name} is busy: {holder}", where=str(path),
+                         hint="wait for it to finish, or use another RUN=...; steps of one run never run at once") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"step {unit} by pid {os.getpid()} on {socket.gethostname()} since {manifest.now()}\n")
+    f.flush()
+    try:
+        yield
+    finally:
+        f.seek(0)
+        f.truncate()
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
 
 
-def write_sbatch(cfg: Config, unit: Unit, script: Path, sdir: Path, mounts: list[str]) -> Path:
-    use_pyxis = pyxis_available() if cfg.pyxis == "auto" else cfg.pyxis == "1"
-    lines = ["#!/bin/bash", f"#SBATCH --job-name=nemotron-repro-{unit.name.replace('/', '-')}",
-             f"#SBATCH --nodes={unit.nodes}", "#SBATCH --ntasks-per-node=1",
-             f"#SBATCH --output={sdir}/slurm-%j.out"]
-    if unit.gpus_per_node:
-        lines.append(f"#SBATCH --gpus-per-node={unit.gpus_per_node}")
-    lines += [f"#SBATCH {a}" for a in cfg.slurm_args]
-    lines += ["set -euo pipefail",
-              'export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1)',
-              "if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=timestamp,index,name,memory.used,"
-              f"memory.total --format=csv,noheader,nounits -l {cfg.gpu_sample_s} >> {shlex.quote(str(sdir / 'gpu_mem.csv'))} & fi"]
-    srun = ["srun", "--kill-on-bad-exit=1"]
-    if use_pyxis:
-        srun += [f"--container-image={cfg.image}", "--container-mounts=" + ",".join(f"{m}:{m}" for m in mounts),
-                 f"--container-workdir={ROOT}", "--no-container-mount-home"]
-    lines.append(" ".join(shlex.quote(a) for a in srun) + " bash " + shlex.quote(str(script)))
-    path = sdir / "job.sbatch"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def follow_slurm(proc: subprocess.Popen, sdir: Path, tee: Tee) -> None:
-    """sbatch --parsable --wait prints the job id, then blocks until the job ends; meanwhile follow its output."""
-    job_id = proc.stdout.readline().decode().strip().split(";")[0]
-    print(f"[kit] submitted Slurm job {job_id}; following {sdir}/slurm-{job_id}.out", flush=True)
-    out, pos = sdir / f"slurm-{job_id}.out", 0
-    while True:
-        done = proc.poll() is not None
-        if out.exists():
-            with out.open("rb") as f:
-                f.seek(pos)
-                chunk = f.read()
-                pos += len(chunk)
-                tee.feed(chunk)
-        if done:
-            break
-        time.sleep(1)
-
-
-def rotate(sdir: Path) -> None:
-    """Keep a failed attempt's files under attempts/N/ instead of overwriting them."""
-    old = [p for p in (sdir / "step.log", sdir / "step.json", sdir / "gpu_mem.csv") if p.exists()]
+def rotate(sdir: Path) -> Path | None:
+    """Keep a failed attempt's files under attempts/N/ instead of overwriting them; returns that directory."""
+    names = (rundir.LOG, rundir.META, rundir.GPU_MEM, rundir.JOB)
+    old = [p for p in [*(sdir / n for n in names), *sdir.glob("job-*.log"), *sdir.glob("slurm-*.out")] if p.exists()]
     if not old:
-        return
-    n = 1 + max((int(p.name) for p in (sdir / "attempts").glob("*") if p.name.isdigit()), default=0)
-    dest = sdir / "attempts" / str(n)
+        return None
+    n = 1 + max((int(p.name) for p in (sdir / rundir.ATTEMPTS).glob("*") if p.name.isdigit()), default=0)
+    dest = sdir / rundir.ATTEMPTS / str(n)
     dest.mkdir(parents=True)
     for p in old:
         p.rename(dest / p.name)
+    return dest
+
+
+def outputs(unit: Unit, sdir: Path, ctx: dict[str, str]) -> list[Path]:
+    """What a finished step vouches for: its log, its linked outputs, and the iterations it keeps."""
+    out = [sdir / rundir.LOG, *(Path(expand(t, ctx)) for t in unit.link.values())]
+    if unit.step == "prune":
+        out.append(Path(ctx["PRUNED_HF"]))
+    for it in unit.keep_iterations:
+        out.append(Path(ctx["DISTILL_OUT"]) / rundir.CKPT_DIR / f"iter_{it:07d}")
+    return out
+
+
+def _size(p: Path) -> int:
+    if p.is_file():
+        return p.stat().st_size
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def write_stamp(sdir: Path, unit: Unit, ctx: dict[str, str]) -> None:
+    vouch = {str(p): _size(p) for p in outputs(unit, sdir, ctx) if p.exists()}
+    write_atomic(sdir / rundir.STAMP, json.dumps({"unit": unit.name, "finished": manifest.now(), "outputs": vouch},
+                                                indent=2) + "\n")
+
+
+def stamp_problems(sdir: Path) -> list[str]:
+    """Outputs a stamp vouches for that are gone or changed size since; [] when the stamp still holds."""
+    try:
+        doc = json.loads((sdir / rundir.STAMP).read_text())
+    except (OSError, ValueError):
+        return [f"{sdir / rundir.STAMP} is not the kit's stamp (written before stamps recorded their outputs?)"]
+    bad = []
+    for path, size in (doc.get("outputs") or {}).items():
+        p = Path(path)
+        if not p.exists():
+            bad.append(f"{p} is gone")
+        elif _size(p) != size:
+            bad.append(f"{p} changed size since the step finished ({size} -> {_size(p)} bytes)")
+    return bad
+
+
+def unfinished(unit: Unit, sdir: Path) -> str | None:
+    """Why a step that exited 0 did not finish (e.g. a distillation that stopped before its last
+    iteration), judged from its log by the checks parsers; None when it finished."""
+    if not unit.completion:
+        return None
+    from checks.run import load_path
+
+    try:
+        rec = load_path(unit.step, sdir / rundir.LOG)
+    except CheckError as e:
+        return f"its log cannot be read: {e.what}"
+    for key, want in unit.completion.items():
+        have = getattr(rec, key, None)
+        target = getattr(rec, want, None) if isinstance(want, str) and hasattr(rec, want) else want
+        if have != target or have is None:
+            return f"{key} is {have!r}, expected {target!r} ({want})"
+    return None
 
 
 def run_unit(cfg: Config, unit: Unit) -> int:
+    with run_lock(cfg.run_dir, unit.name):
+        return _run_unit(cfg, unit)
+
+
+def _run_unit(cfg: Config, unit: Unit) -> int:
     sdir = cfg.run_dir / unit.name
     sdir.mkdir(parents=True, exist_ok=True)
-    if (sdir / STAMP).exists():
-        print(f"[kit] {unit.name}: already done ({sdir / STAMP}); delete the stamp to run it again")
+    if (sdir / rundir.STAMP).exists():
+        print(f"[kit] {unit.name}: already done ({sdir / rundir.STAMP}); delete the stamp to run it again")
         return 0
-    rotate(sdir)
-    env = child_env(cfg)
+    attempt = rotate(sdir)
+    env = child_env(cfg, unit)
     for d in (cfg.ctx["DATA_ROOT"], cfg.hf_home, env["VLLM_CACHE_ROOT"]):  # mounted into containers: must exist
         Path(d).mkdir(parents=True, exist_ok=True)
     ctx = {**cfg.ctx, "STEP_DIR": str(sdir.resolve())}
-    rendered = render(unit, ctx, multinode=cfg.runner == "slurm" and unit.nodes > 1)
-    script = sdir / "command.sh"
-    probe = f"python3 {shlex.quote(str(ROOT / 'scripts' / 'probe_env.py'))} > {shlex.quote(str(sdir / 'env.json'))} 2>/dev/null || true\n"
-    body = rendered.script.replace("set -euo pipefail\n", "set -euo pipefail\n" + probe, 1)
-    script.write_text(body)
+    rendered = render(unit, ctx, cfg.versions, multinode=cfg.runner == "slurm" and unit.nodes > 1)
+    script = sdir / rundir.COMMAND
+    probe = f"python3 {ROOT / 'scripts' / 'probe_env.py'} > {sdir / rundir.ENV} 2>/dev/null || true\n"
+    script.write_text(rendered.script.replace("set -euo pipefail\n", "set -euo pipefail\n" + probe, 1))
     script.chmod(0o755)
     meta = {"unit": unit.name, "runner": cfg.runner, "command": rendered.command, "deviations": rendered.deviations,
-            "nodes": unit.nodes, "gpus_per_node": unit.gpus_per_node,
+            "versions_rendered_for": cfg.versions, "nodes": unit.nodes, "gpus_per_node": unit.gpus_per_node,
             "world_size": unit.nodes * unit.gpus_per_node, "started": manifest.now(), "exit_code": None}
-    manifest.write_atomic(sdir / "step.json", json.dumps(meta, indent=2) + "\n")
-    tee = Tee(sdir / "step.log", secrets(env))
-    sampler = GpuSampler(sdir / "gpu_mem.csv", cfg.gpu_sample_s) if cfg.runner != "slurm" else None
-    keeper = Keeper(Path(ctx["DISTILL_OUT"]) / "checkpoints", unit.keep_iterations, cfg.keep_poll_s) \
+    write_atomic(sdir / rundir.META, json.dumps(meta, indent=2) + "\n")
+    log = (sdir / rundir.LOG).open("ab")
+    tee = Tee([sys.stdout.buffer, log], secrets(env))
+    sampler = GpuSampler(sdir / rundir.GPU_MEM, cfg.gpu_sample_s) if cfg.runner != "slurm" else None
+    keeper = Keeper(Path(ctx["DISTILL_OUT"]) / rundir.CKPT_DIR, unit.keep_iterations, cfg.keep_poll_s) \
         if unit.keep_iterations else None
+    if keeper:
+        keeper.set_aside(attempt)
     t0 = time.monotonic()
     code = None
-    proc = None
+    launch = None
     try:
-        argv = launch_argv(cfg, unit, script, sdir, env)
+        launch = launchers.launch_argv(cfg, unit, script, sdir, env)
         if sampler:
             sampler.start()
         if keeper:
             keeper.start()
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                                start_new_session=True)
+        # Its own process group (so a stop ends all of it), and bound to the kit's life: a step whose kit died
+        # has lost its log and its stamp; it must not go on unseen.
+        launch.proc = subprocess.Popen(launch.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                       start_new_session=True, preexec_fn=die_with_parent)
         if cfg.runner == "slurm":
-            follow_slurm(proc, sdir, tee)
+            launchers.follow_slurm(launch, sdir, tee)
         else:
-            pump(proc.stdout, tee)
-        code = proc.wait()
+            pump(launch.proc.stdout.fileno(), tee)
+        code = launch.proc.wait()
     except KeyboardInterrupt:
         code = 130
+        if launch:
+            launchers.stop(launch, "interrupted")
     except OSError as e:
         tee.feed(f"[kit] could not start the step: {e}\n".encode())
         code = 127
     finally:
-        if proc and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+        if launch and launch.proc and launch.proc.poll() is None:
+            launchers.stop(launch, "the kit is ending")
         if sampler:
             sampler.stop()
         if keeper:
-            keeper.stop_and_restore()
+            keeper.finish()
             tee.feed("".join(f"\n{n}" for n in keeper.notes).encode() + b"\n")
+        why = unfinished(unit, sdir) if code == 0 else None
+        if why:
+            tee.feed(f"[kit] {unit.name} exited 0 but did not finish: {why}; not marking it done\n".encode())
+            code = 3
         tee.close()
+        log.close()
         meta.update(exit_code=code, ended=manifest.now(), seconds=round(time.monotonic() - t0, 1))
-        manifest.write_atomic(sdir / "step.json", json.dumps(meta, indent=2) + "\n")
-        env_json = _read_json(sdir / "env.json")
-        manifest.record_step(cfg.run_dir, unit.name, meta, env_json)
+        if launch and launch.job_id:
+            meta["slurm_job_id"] = launch.job_id
+        write_atomic(sdir / rundir.META, json.dumps(meta, indent=2) + "\n")
+        manifest.record_step(cfg.run_dir, unit.name, meta, _read_json(sdir / rundir.ENV))
     if code == 0:
         _post(unit, sdir, ctx)
-        manifest.write_atomic(sdir / STAMP, manifest.now() + "\n")
-        print(f"[kit] {unit.name}: done in {meta['seconds']:.0f} s; log {sdir / 'step.log'}")
+        write_stamp(sdir, unit, ctx)
+        print(f"[kit] {unit.name}: done in {meta['seconds']:.0f} s; log {sdir / rundir.LOG}")
     else:
-        print(f"[kit] {unit.name}: FAILED with exit code {code}; log {sdir / 'step.log'}. "
+        print(f"[kit] {unit.name}: FAILED with exit code {code}; log {sdir / rundir.LOG}. "
               f"Fix the cause and rerun: finished steps are not repeated.", file=sys.stderr)
     return code
 
@@ -301,7 +249,8 @@ def _post(unit: Unit, sdir: Path, ctx: dict[str, str]) -> None:
     for name, target in unit.link.items():
         link, dest = sdir / name, Path(expand(target, ctx))
         if not dest.exists():
-            raise KitError(f"{unit.name} exited 0 but did not write {dest}; not marking it done")
+            raise CheckError(f"{unit.name} exited 0 but did not write {dest}; not marking it done",
+                             hint="see the step's log")
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(os.path.relpath(dest, sdir))

@@ -70,7 +70,10 @@ def torchrun(argv: list[str]) -> int:
         total = int(arg(argv, "--train_iters"))
         log = T.distill_log(train_iters=total).split("\n")
         slow = float(os.environ.get("DOUBLE_SLEEP", "0"))
+        stop_at = int(os.environ.get("DOUBLE_DISTILL_STOP_AT", "0"))  # exits 0 early, as a wall-time limit can
         for line in log:
+            if stop_at and f"iteration {stop_at + 10:8d}/" in line:
+                return 0
             print(line, flush=True)
             if "successfully saved checkpoint from iteration" in line:
                 it = int(line.split("iteration")[1].split()[0])
@@ -103,8 +106,15 @@ def python(argv: list[str]) -> int:
         called("quantize")
         maybe_fail("quantize")
         ptq = Path(argv[0].replace("/opt/Model-Optimizer", os.environ.get("MODELOPT_DIR", "/opt/Model-Optimizer")))
-        if '"fp8": mtq.MAMBA_MOE_FP8_CONSERVATIVE_CFG,' not in ptq.read_text():
+        if not ptq.exists():
+            print(f"python: can't open file '{argv[0]}': [Errno 2] No such file or directory", flush=True)
+            return 2
+        qformat = arg(argv, "--qformat")
+        if qformat == "fp8" and '"fp8": mtq.MAMBA_MOE_FP8_CONSERVATIVE_CFG,' not in ptq.read_text():
             print("double: hf_ptq.py was not patched", flush=True)
+            return 3
+        if qformat not in ("fp8", "mamba_moe_fp8_conservative"):
+            print(f"double: unexpected --qformat {qformat}", flush=True)
             return 3
         out = Path(arg(argv, "--export_path"))
         src = arg(argv, "--pyt_ckpt_path")
@@ -116,6 +126,7 @@ def python(argv: list[str]) -> int:
         return 0
     if argv[:2] == ["-m", "modelopt.torch.utils.plugins.megatron_preprocess_data"]:
         called("data")
+        echo_env()
         maybe_fail("data")
         out = Path(arg(argv, "--output_dir"))
         out.mkdir(parents=True, exist_ok=True)
@@ -178,6 +189,9 @@ def nvidia_smi(argv: list[str]) -> int:
         for _ in range(n):
             print("NVIDIA H100 80GB HBM3")
     elif "-l" in argv:
+        if os.environ.get("DOUBLE_SMI_PIDS"):
+            with open(os.environ["DOUBLE_SMI_PIDS"], "a") as f:
+                f.write(f"{os.getpid()}\n")
         print("2026/05/20 10:00:00.000, 0, NVIDIA H100 80GB HBM3, 61234, 81559", flush=True)
         time.sleep(3600)
     return 0
