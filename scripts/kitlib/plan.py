@@ -1,15 +1,44 @@
-"""`make plan`: what each step would run, what it needs, and the GPU-hours, from the tutorial's figures."""
+"""`make plan`: what each step would run, what it needs, and the GPU-hours, from the tutorial's figures; once a
+step has started (its step.log has iterations and it has no stamp), also what is left of it at the speed it
+measured (checks.watch: the log's own time per iteration, median of the steady intervals, with its interval)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from checks import rundir
 from kitlib.profile import Unit
 from kitlib.render import Rendered
 
 
-def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, width: int = 160) -> str:
-    """units: (unit, rendered command, already done)."""
+def measured(run_dir: Path, u: Unit) -> tuple[str, float, float] | None:
+    """(line for the plan, GPU-hours still to run, their ±) from the unit's log so far; None before it started."""
+    from checks.watch import measure_step
+
+    sdir = Path(run_dir) / u.name
+    if u.step != "distill" or not (sdir / rundir.LOG).is_file():
+        return None
+    try:
+        ws = json.loads((sdir / rundir.META).read_text()).get("world_size")
+    except (OSError, ValueError, AttributeError):
+        ws = None
+    ws = ws if isinstance(ws, int) and not isinstance(ws, bool) and ws > 0 else u.nodes * u.gpus_per_node
+    p = measure_step(sdir, ws)
+    if p is None or p.remaining_s is None:
+        return None
+    left, pm = ws * p.remaining_s / 3600, ws * (p.halfwidth_s or 0.0) / 3600
+    rate = f"{p.ms_per_iter / 1000:.2f} s/iteration" if p.ms_per_iter else "no steady interval yet"
+    line = (f"   measured: iteration {p.iteration:,} of {p.train_iters:,}, {rate} (log clock, {p.intervals} intervals) "
+            f"on {ws} GPUs: {left:,.1f} ± {pm:,.1f} GPU-h still to run (estimate for the whole step: {u.gpu_hours:,.1f})")
+    return line, left, pm
+
+
+def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, width: int = 160, run_dir: Path | None = None) -> str:
+    """units: (unit, rendered command, already done); run_dir: where started steps' logs are measured."""
     out = [f"Plan for PROFILE={profile} ({len(units)} steps). GPU-hours = nodes x GPUs x hours.", ""]
     total = todo = extra = 0.0
+    todo_measured, measured_any = 0.0, False
     for u, r, done in units:
         gh = u.gpu_hours
         if u.group == "extra":
@@ -20,11 +49,18 @@ def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, width: int = 16
         state = "done" if done else "extra: BENCH_EXTRA=1" if u.group == "extra" else "to run"
         res = f"{u.nodes} node{'s' if u.nodes > 1 else ''} x {u.gpus_per_node} GPU" if u.gpus_per_node else "CPU only"
         out.append(f"== {u.name} [{state}]  {res}, ~{u.hours:g} h, {gh:,.1f} GPU-h  ({u.hours_source})")
+        m = measured(run_dir, u) if run_dir is not None and not done and u.group != "extra" else None
+        if m:
+            out.append(m[0])
+            measured_any = True
+        if not done and u.group != "extra":
+            todo_measured += m[1] if m else gh
         for d in r.deviations:
             out.append(f"   deviation {d['id']} ({d['kind']}): {d['reason']}")
         cmd = r.oneline()
         out += ["   $ " + cmd[i:i + width - 5] for i in range(0, len(cmd), width - 5)]
         out.append("")
-    out.append(f"Total: {total:,.1f} GPU-hours ({todo:,.1f} still to run)"
+    out.append(f"Total: {total:,.1f} GPU-hours ({todo:,.1f} still to run"
+               + (f"; {todo_measured:,.1f} at the measured speed of the started step" if measured_any else "") + ")"
                + (f"; the extra steps add {extra:,.1f}." if extra else "."))
     return "\n".join(out)

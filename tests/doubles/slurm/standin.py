@@ -17,8 +17,12 @@ def sbatch(argv):
     job = str(4200 + len(list(script.parent.glob("slurm-*.out"))))
     env = {**os.environ, "SLURM_JOB_ID": job, "SLURM_JOB_NODELIST": "node1", "SLURM_NNODES": "1"}
     print(job, flush=True)
+    state = os.environ.get("STANDIN_STATE")  # set: the job runs detached, as on a cluster, until it ends or scancel
     with open(out.replace("%j", job), "ab") as f:
-        p = subprocess.Popen(["bash", str(script)], stdout=f, stderr=subprocess.STDOUT, env=env)
+        p = subprocess.Popen(["bash", str(script)], stdout=f, stderr=subprocess.STDOUT, env=env,
+                             start_new_session=bool(state))
+    if state:
+        Path(state, f"{job}.pgid").write_text(str(p.pid))
     return p.wait() if "--wait" in argv else 0
 
 
@@ -33,6 +37,19 @@ def scontrol(argv):
 
 
 def scancel(argv):
+    state = os.environ.get("STANDIN_STATE")
+    if state:  # record the call, and end the job's processes as slurmctld would
+        import signal
+
+        with open(Path(state, "scancel.log"), "a") as f:
+            f.write(" ".join(["scancel", *argv]) + "\n")
+        for job in (a for a in argv if not a.startswith("-")):
+            pgid = Path(state, f"{job}.pgid")
+            if pgid.exists():
+                try:
+                    os.killpg(int(pgid.read_text()), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
     return 0
 
 
