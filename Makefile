@@ -22,6 +22,8 @@ SLURM_HOST    ?=
 SLURM_ACCOUNT ?=
 SLURM_ARGS    ?=
 BENCH_EXTRA   ?= 0
+WATCH         ?= 0
+MATH500       ?= 0
 PREFLIGHT_SKIP ?=
 export PREFLIGHT_SKIP
 VENV          ?= .venv
@@ -35,7 +37,7 @@ KIT        = $(PY) scripts/kit.py --run-dir $(RUN_DIR) --profile $(PROFILE) --ru
              $(if $(MODELOPT_VERSION),--modelopt-version $(MODELOPT_VERSION)) \
              $(if $(NODES),--nodes $(NODES)) $(if $(GPUS_PER_NODE),--gpus-per-node $(GPUS_PER_NODE)) \
              $(if $(SLURM_HOST),--slurm-host $(SLURM_HOST)) $(if $(SLURM_ACCOUNT),--slurm-account $(SLURM_ACCOUNT)) \
-             $(foreach a,$(SLURM_ARGS),--slurm-arg=$(a))
+             $(if $(filter 1,$(WATCH)),--watch) $(foreach a,$(SLURM_ARGS),--slurm-arg=$(a)) $(if $(filter 1,$(MATH500)),--enable MATH500)
 stamps     = $(foreach u,$(1),$(RUN_DIR)/$(u)/.done)
 
 # Variables make itself would mangle are refused here, named; the kit checks the rest (NODES, GPUS_PER_NODE).

@@ -59,6 +59,14 @@ def bless(run: Run, goldens: Goldens, steps: list[str] | None = None) -> tuple[s
             if entry is None:
                 notes.append(f"{step}.{g.id}: kept (included from {', '.join(goldens.includes)}; bless that file)")
                 continue
+            if g.mean_of:
+                parts = [entries.get(i, {}).get("expect") for i in g.mean_of]
+                if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in parts):
+                    entry["expect"] = round(sum(parts) / len(parts), 6)
+                    entry["source"] = source + " (the mean of its parts)"
+                else:
+                    notes.append(f"{step}.{g.id}: kept (not every part has a value)")
+                continue
             v = judge.judge_value(g, record, ctx, getattr(record, "format", None))
             if v.status == SKIP and not (g.by_gpu is not None and ctx.gpu_model):
                 notes.append(f"{step}.{g.id}: kept ({v.note})")

@@ -70,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--baseline-bridge-root", type=Path, metavar="DIR", help="an older Megatron-Bridge checkout, likewise")
     pr.add_argument("--flags-only", action="store_true", help="only the scripts and flags check: no README comparison")
     pr.add_argument("--json", type=Path, metavar="FILE")
+    pw = sub.add_parser("watch", help="judge a running step as its log grows, project its end, apply the stop policy")
+    pw.add_argument("run_dir", type=Path)
+    pw.add_argument("--step", default=None, metavar="STEP",
+                    help="distill or bench/<variant> (default: the unit that is running, else distill)")
+    pw.add_argument("--expected", type=Path, default=None, help="goldens file (default: the run's profile's)")
+    pw.add_argument("--every", type=float, default=None, metavar="SECONDS",
+                    help="seconds between updates (default: the policy's every_s)")
+    pw.add_argument("--once", action="store_true", help="one update, then exit (0 healthy so far, 1 stop, 2 bad input)")
+    pw.add_argument("--status", type=Path, default=None, metavar="FILE", help="write a JSON status each update")
+    pw.add_argument("--policy", default=None, metavar="FILE-or-profile",
+                    help="the stop policy: a YAML file or a profile name (default: the run's profile's `watch:`)")
     return p
 
 
@@ -78,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
     try:
         return {"parse": cmd_parse, "verify": cmd_verify, "diff": cmd_diff, "bless": cmd_bless,
-                "drift": cmd_drift, "report": cmd_report}[args.cmd](args)
+                "drift": cmd_drift, "report": cmd_report, "watch": cmd_watch}[args.cmd](args)
     except CheckError as e:
         err.print(f"[bold magenta]ERROR[/] {escape(e.render())}", highlight=False, soft_wrap=True)
         return 2
@@ -154,7 +165,7 @@ def cmd_bless(args: argparse.Namespace) -> int:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     from checks import drift
-    from checks.recipes import as_tutorial, recipe_command
+    from checks.recipes import as_tutorial, compared_with_readme, recipe_command
 
     for opt in ("modelopt_root", "bridge_root", "baseline_modelopt_root", "baseline_bridge_root"):
         d = getattr(args, opt)
@@ -177,7 +188,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
         if not args.readme.is_file():
             raise CheckError("tutorial README not found", where=str(args.readme),
                              hint="pass the README.md of examples/pruning/minitron/NVIDIA-Nemotron-Nano-9B-v2 at the ref")
-        recipes = {p.stem: as_tutorial(p) for p in paths if p.stem not in ("data", "eval_mmlu")}
+        recipes = {p.stem: as_tutorial(p) for p in paths if compared_with_readme(p)}
         markdown = args.readme.read_text(encoding="utf-8", errors="replace")
         found = drift.compare(recipes, markdown)
         title += f" {args.readme}"
@@ -247,3 +258,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     write_atomic(args.html, plots.html_report(run, g, findings, baseline))
     print(f"wrote {args.html} ({', '.join(f'{n} {s}' for s, n in summary(findings).items())})")
     return exit_code(findings)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Exit 0 the step finished healthy (with --once: healthy so far), 1 the policy said stop or a decided check
+    failed, 2 bad input (no such run, an unreadable policy or goldens file, no log yet with --once)."""
+    from checks import watch
+
+    if args.every is not None and not args.every > 0:
+        raise CheckError(f"--every {args.every:g}: expected seconds > 0")
+    run = Run.load(args.run_dir)
+    unit = args.step or watch.default_unit(args.run_dir)
+    policy = watch.load_policy(args.policy, watch.profile_name(run.manifest))
+    w = watch.Watcher(args.run_dir, unit, policy=policy, goldens=watch.default_goldens(run.manifest, args.expected))
+    return watch.follow(w, Console(), every_s=args.every or policy.every_s, once=args.once, status_file=args.status)

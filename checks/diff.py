@@ -17,7 +17,9 @@ from checks.run import Run
 LOSS_TOL = Tolerance("rel", 0.05)  # default for loss curves; goldens `diff: {loss_curve: {rel: x}}` overrides
 
 
-def diff_golden(g: Golden, base: object, cand: object, same_gpu: bool) -> Finding:
+def diff_golden(g: Golden, base: object, cand: object, same_gpu: bool, override: Tolerance | None = None) -> Finding:
+    """One golden's value in both runs, compared with the golden's tolerance; a limit (at_most/at_least) is
+    compared exactly unless the goldens' `diff:` section gives that check a tolerance of its own."""
     c = Finding(g.step, g.id, ERROR, tolerance=judge.describe(g.tol, None), source=g.source)
     if g.by_gpu is not None and not same_gpu:
         c.status, c.note = SKIP, "the runs used different GPU models; absolute figures are not comparable"
@@ -37,12 +39,39 @@ def diff_golden(g: Golden, base: object, cand: object, same_gpu: bool) -> Findin
     if c.expected is None or c.measured is None:
         c.status, c.note = CHANGED, "only in the " + ("candidate" if c.expected is None else "baseline")
         return c
-    tol = g.tol if g.tol.kind not in ("at_most", "at_least") else Tolerance("exact")
+    tol = override or (g.tol if g.tol.kind not in ("at_most", "at_least") else Tolerance("exact"))
     status, msg = judge.compare(c.measured, c.expected, tol)
     c.tolerance = judge.describe(tol, c.expected)
     c.low, c.high = judge.bounds(tol, c.expected)
     c.status = {Status.PASS: SAME, Status.FAIL: CHANGED}.get(status, ERROR)
     c.note = msg if c.status != SAME else ""
+    return c
+
+
+def diff_mean(g: Golden, gs: list[Golden], base: object, cand: object) -> Finding:
+    """A mean of other checks, over the parts both runs have; its tolerance from theirs (as the judge's)."""
+    c = Finding(g.step, g.id, SKIP, source=g.source, tolerance="from its parts")
+    parts = {x.id: x for x in gs}
+    pairs = []
+    for pid in g.mean_of:
+        p = parts[pid]
+        try:
+            b, k = judge.measure(p, base), judge.measure(p, cand)
+        except (judge.Missing, TypeError):
+            continue
+        if judge._num(b) and judge._num(k):
+            lo, hi = judge.bounds(p.tol, b)
+            pairs.append((float(b), float(k), (hi - lo) / 2 if lo is not None and hi is not None else 0.0))
+    if not pairs:
+        c.note = "no part in both runs"
+        return c
+    c.expected = sum(b for b, _, _ in pairs) / len(pairs)
+    c.measured = sum(k for _, k, _ in pairs) / len(pairs)
+    half = math.sqrt(sum(w * w for _, _, w in pairs)) / len(pairs)
+    c.low, c.high, c.tolerance = c.expected - half, c.expected + half, f"±{half:.2f} (from {len(pairs)} parts)"
+    c.status = SAME if c.low <= c.measured <= c.high else CHANGED
+    if c.status == CHANGED:
+        c.note = f"off by {c.measured - c.expected:+.3g} over {len(pairs)} of {len(g.mean_of)} parts"
     return c
 
 
@@ -91,8 +120,10 @@ def diff_runs(baseline: Run, candidate: Run, goldens: Goldens, steps: list[str] 
         fb, fc = getattr(base, "format", None), getattr(cand, "format", None)
         if fb or fc:
             changes.append(Finding(step, "log format", SAME if fb == fc else CHANGED, fb, fc, tolerance="exact"))
-        for g in goldens.steps.get(step, []):
-            changes.append(diff_golden(g, base, cand, same_gpu))
+        gs = goldens.steps.get(step, [])
+        for g in gs:
+            changes.append(diff_mean(g, gs, base, cand) if g.mean_of else
+                           diff_golden(g, base, cand, same_gpu, goldens.diff.get(f"{step}.{g.id}")))
         if step == "distill":
             changes += loss_curves(base, cand, goldens.diff.get("loss_curve", LOSS_TOL))
     return changes

@@ -23,9 +23,11 @@ from checks.rundir import STEPS
 from checks.yamlio import YList, YMap
 
 TOL_KINDS = ("exact", "abs", "rel", "binomial", "at_most", "at_least")
-TOP_KEYS = ("profile", "sources", "diff", "include")
-ENTRY_KEYS = ("path", "ratio", "expect", "by_gpu", "tol", "formats", "requires", "optional", "note", "xfail", "override")
-REQUIRES = ("world_size",)
+TOP_KEYS = ("profile", "sources", "diff", "include", "lineage")
+LINEAGE_KEYS = ("unit", "flag", "echoed", "names", "names_model", "output", "differs_from", "architecture_of",
+                "bf16_same_as", "optional")
+ENTRY_KEYS = ("path", "ratio", "mean_of", "expect", "by_gpu", "tol", "formats", "requires", "optional", "note", "xfail", "override")
+REQUIRES = ("world_size", "addition")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Golden:
     tol: Tolerance
     path: str | None = None
     ratio: tuple[str, str] | None = None
+    mean_of: list[str] | None = None  # ids of checks in the same step: their mean, over those that ran
     expect: object = None
     by_gpu: dict[str, object] | None = None
     formats: list[str] | None = None
@@ -56,6 +59,28 @@ class Golden:
 
 
 @dataclass
+class Lineage:
+    """Each step's input is the previous step's output. Either a unit's command flag and/or what its log echoed
+    `names` a path of the run (or `names_model`, a model id); or a checkpoint `output` is checked against
+    another: `differs_from` (not a copy of it), `architecture_of`, `bf16_same_as` (the tensors FP8 PTQ keeps
+    in BF16 are byte-identical, by fingerprint)."""
+
+    id: str
+    source: str
+    unit: str | None = None
+    flag: str | None = None
+    echoed: str | None = None
+    names: str | None = None
+    names_model: str | None = None
+    output: str | None = None
+    differs_from: str | None = None
+    architecture_of: str | None = None
+    bf16_same_as: str | None = None
+    optional: bool = False
+    where: str = ""
+
+
+@dataclass
 class Goldens:
     file: str
     profile: str
@@ -63,6 +88,7 @@ class Goldens:
     sources: dict[str, str]
     diff: dict[str, Tolerance] = field(default_factory=dict)  # tolerances for `checks diff` extras
     includes: list[str] = field(default_factory=list)
+    lineage: list[Lineage] = field(default_factory=list)
 
 
 def load(path: Path) -> Goldens:
@@ -117,10 +143,35 @@ def _from_doc(doc: object, path: Path, chain: tuple[str, ...]) -> Goldens:
                 raise CheckError(f"duplicate check id {step}.{g.id}", where=g.where, found=f"first at {seen[g.id]}",
                                  hint="ids name one check each; use `override: true` to change an included check")
             seen[g.id] = g.where
+        for g in gs:
+            bad = [x for x in g.mean_of or [] if x not in seen or next(o for o in gs if o.id == x).mean_of]
+            if bad:
+                raise CheckError(f"check {step}.{g.id} averages checks that are not plain checks of `{step}:`",
+                                 where=g.where, found=", ".join(bad))
     diff = {}
     for k, v in (yamlio.typed(doc, "diff", dict, "goldens file", default={}) or {}).items():
         diff[k] = _tol(v, doc["diff"].where(k), f"diff.{k}")
-    return Goldens(str(path), profile, steps, dict(sources), diff, includes)
+    lineage = [_lineage(x, doc["lineage"].where(i)) for i, x in enumerate(yamlio.typed(doc, "lineage", list, "goldens file",
+                                                                                        default=[]))]
+    ids = [x.id for x in lineage]
+    if len(ids) != len(set(ids)):
+        raise CheckError("duplicate lineage ids", where=str(path), found=", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+    return Goldens(str(path), profile, steps, dict(sources), diff, includes, lineage)
+
+
+def _lineage(x: object, where: str) -> Lineage:
+    m = yamlio.mapping(x, "a lineage check", where, required=("id", "source"), allowed=LINEAGE_KEYS)
+    what = f"lineage check {m.get('id')}"
+    vals = {k: yamlio.typed(m, k, bool if k == "optional" else str, what) for k in m}
+    if ("unit" in m) == ("output" in m):
+        raise CheckError(f"{what} needs exactly one of `unit` (a command/log names a path) and `output` (a checkpoint)",
+                         where=m.where())
+    if "unit" in m and not (("flag" in m or "echoed" in m) and (("names" in m) != ("names_model" in m))):
+        raise CheckError(f"{what}: a unit check names `flag` and/or `echoed`, and one of `names`/`names_model`",
+                         where=m.where())
+    if "output" in m and not any(k in m for k in ("differs_from", "architecture_of", "bf16_same_as")):
+        raise CheckError(f"{what}: an output check needs differs_from, architecture_of or bf16_same_as", where=m.where())
+    return Lineage(**vals, where=m.where())
 
 
 def _add(gs: list[Golden], step: str, item: object, where: str) -> None:
@@ -135,15 +186,18 @@ def _add(gs: list[Golden], step: str, item: object, where: str) -> None:
         base = gs[idx]
         fields = _fields(item, step, gid, what, partial=True)
         merged = replace(base, **fields, where=item.where())
-        if (merged.path is None) == (merged.ratio is None) or (merged.expect is None) == (merged.by_gpu is None):
-            raise CheckError(f"{what}: the override leaves it without exactly one of path/ratio and expect/by_gpu",
+        if sum(x is not None for x in (merged.path, merged.ratio, merged.mean_of)) != 1 \
+                or (merged.expect is None) == (merged.by_gpu is None):
+            raise CheckError(f"{what}: the override leaves it without exactly one of path/ratio/mean_of and expect/by_gpu",
                              where=item.where())
         gs[idx] = merged
         return
     if "override" in item:
         yamlio.typed(item, "override", bool, what)
-    if ("path" in item) == ("ratio" in item):
-        raise _bad(item, what, "exactly one of `path` and `ratio`")
+    if sum(k in item for k in ("path", "ratio", "mean_of")) != 1:
+        raise _bad(item, what, "exactly one of `path`, `ratio` and `mean_of`")
+    if "mean_of" in item and "tol" in item:
+        raise _bad(item, what, "no `tol`: a mean's tolerance comes from its parts' (sqrt of the sum of squares / k)", "tol")
     if ("expect" in item) == ("by_gpu" in item):
         raise _bad(item, what, "exactly one of `expect` and `by_gpu`")
     if not item.get("source"):
@@ -157,12 +211,17 @@ def _fields(item: YMap, step: str, gid: str, what: str, partial: bool) -> dict:
         out["source"] = yamlio.typed(item, "source", str, what)
     if "path" in item:
         out["path"] = yamlio.typed(item, "path", str, what)
-        out["ratio"] = None
+        out["ratio"] = out["mean_of"] = None
+    if "mean_of" in item:
+        ids = item["mean_of"]
+        if not (isinstance(ids, list) and len(ids) >= 2 and all(isinstance(x, str) for x in ids)):
+            raise _bad(item, what, "`mean_of: [id of a check in this step, ...]` (two or more)", "mean_of")
+        out["mean_of"], out["path"], out["ratio"] = list(ids), None, None
     if "ratio" in item:
         ratio = item["ratio"]
         if not (isinstance(ratio, list) and len(ratio) == 2 and all(isinstance(r, str) for r in ratio)):
             raise _bad(item, what, "`ratio: [numerator path, denominator path]`", "ratio")
-        out["ratio"], out["path"] = tuple(ratio), None
+        out["ratio"], out["path"], out["mean_of"] = tuple(ratio), None, None
     if "expect" in item:
         out["expect"] = _finite(item["expect"], item, "expect", what)
         out["by_gpu"] = None
@@ -181,7 +240,7 @@ def _fields(item: YMap, step: str, gid: str, what: str, partial: bool) -> dict:
         out["formats"] = list(f)
     if "requires" in item:
         req = yamlio.mapping(item["requires"], f"`requires` of {what}", item.where("requires"), allowed=REQUIRES)
-        out["requires"] = {k: yamlio.typed(req, k, int, f"`requires` of {what}") for k in req}
+        out["requires"] = {k: yamlio.typed(req, k, int if k == "world_size" else str, f"`requires` of {what}") for k in req}
     for key in ("optional",):
         if key in item:
             out[key] = yamlio.typed(item, key, bool, what)

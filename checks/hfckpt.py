@@ -29,6 +29,8 @@ class Tensor:
     name: str
     dtype: str
     shape: tuple[int, ...]
+    start: int = 0  # absolute byte offset of its data in the file
+    end: int = 0
 
     @property
     def numel(self) -> int:
@@ -59,15 +61,41 @@ def read_safetensors_header(path: Path) -> list[Tensor]:
             continue
         try:
             dtype, shape, (start, end) = info["dtype"], tuple(int(d) for d in info["shape"]), info["data_offsets"]
+            if not (isinstance(start, int) and isinstance(end, int)) or start < 0 or end < start:
+                raise ValueError
         except (KeyError, TypeError, ValueError):
             raise _bad(path, f"tensor {name!r} has no dtype/shape/data_offsets") from None
         if dtype not in DTYPE_BYTES or end - start != prod(shape) * DTYPE_BYTES[dtype]:
             raise _bad(path, f"tensor {name!r}: {dtype} {list(shape)} does not match {end - start} bytes")
         data_end = max(data_end, end)
-        tensors.append(Tensor(name, dtype, shape))
+        tensors.append(Tensor(name, dtype, shape, 8 + n + start, 8 + n + end))
     if size < 8 + n + data_end:
         raise _bad(path, f"file has {size} bytes but its header needs {8 + n + data_end} (truncated?)")
     return tensors
+
+
+WINDOW = 4096
+
+
+def windows(start: int, end: int) -> list[tuple[int, int]]:
+    """Where a tensor's fingerprint reads: its first, middle and last WINDOW bytes (all of it if smaller)."""
+    if end - start <= 3 * WINDOW:
+        return [(start, end)]
+    mid = start + (end - start) // 2
+    return [(start, start + WINDOW), (mid, mid + WINDOW), (end - WINDOW, end)]
+
+
+def fingerprint(path: Path, t: Tensor) -> str:
+    """A content hash of one tensor from three small reads: enough to tell two checkpoints' weights apart
+    (or the same weights copied), never loading a whole tensor."""
+    import hashlib
+
+    h = hashlib.sha256(f"{t.dtype}{t.shape}".encode())
+    with Path(path).open("rb") as f:
+        for a, b in windows(t.start, t.end):
+            f.seek(a)
+            h.update(f.read(b - a))
+    return h.hexdigest()[:16]
 
 
 def _bad(path: Path, found: str) -> CheckError:
@@ -101,6 +129,8 @@ class HFCheckpoint:
     layout: dict[str, str] = field(default_factory=dict)  # module kind -> dtype (or "mixed:...")
     has_tokenizer: bool = False
     inconsistencies: list[str] = field(default_factory=list)  # config.json vs tensor shapes
+    fingerprints: dict[str, str] = field(default_factory=dict)  # sample tensors kept in BF16 by FP8 PTQ -> content hash
+    resolved: str = ""  # the directory's real path (a symlink followed)
 
 
 # Scales written beside FP8 weights are bookkeeping, not model parameters.
@@ -126,12 +156,19 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
     except FileNotFoundError:
         raise CheckError("config.json missing", where=str(config_path),
                          hint="the export did not finish; rerun the step") from None
-    except json.JSONDecodeError as e:
-        raise CheckError("config.json is not valid JSON", where=str(config_path), found=e.msg,
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise CheckError("config.json is not valid JSON", where=str(config_path), found=getattr(e, "msg", type(e).__name__),
                          hint="the export did not finish; rerun the step") from None
+    except (IsADirectoryError, PermissionError) as e:
+        raise CheckError("config.json cannot be read", where=str(config_path), found=type(e).__name__,
+                         expected="a file") from None
     if not isinstance(config, dict):
         raise CheckError("config.json is not a JSON object", where=str(config_path))
     shards = sorted(path.glob("*.safetensors"))
+    odd = [p.name for p in shards if not p.is_file()]
+    if odd:
+        raise CheckError("a shard that is not a file", where=str(path), found=", ".join(odd),
+                         hint="the export or copy went wrong; rerun the step")
     if not shards:
         raise CheckError("no weights in checkpoint", where=str(path), expected="*.safetensors files",
                          found="none", hint="the export did not finish; rerun the step")
@@ -139,7 +176,8 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
     if len(shards) > 1 and not (path / "model.safetensors.index.json").exists():
         raise CheckError("sharded checkpoint without model.safetensors.index.json", where=str(path),
                          found=f"{len(shards)} shards", hint="loaders need the index; the export did not finish")
-    tensors = [t for s in shards for t in read_safetensors_header(s)]
+    by_shard = [(s, read_safetensors_header(s)) for s in shards]
+    tensors = [t for _, ts in by_shard for t in ts]
     dtypes: dict[str, int] = {}
     for t in tensors:
         dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
@@ -149,8 +187,9 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
     if hf_quant.exists():
         try:
             quant = json.loads(hf_quant.read_text(encoding="utf-8", errors="replace"))
-        except json.JSONDecodeError as e:
-            raise CheckError("hf_quant_config.json is not valid JSON", where=str(hf_quant), found=e.msg) from None
+        except (json.JSONDecodeError, RecursionError, IsADirectoryError, PermissionError) as e:
+            raise CheckError("hf_quant_config.json is not valid JSON", where=str(hf_quant),
+                             found=getattr(e, "msg", type(e).__name__)) from None
     return HFCheckpoint(
         path=str(path),
         files=sorted(p.name for p in path.iterdir()),
@@ -169,7 +208,23 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
         layout=layer_layout(tensors, pattern),
         has_tokenizer=any((path / f).is_file() for f in ("tokenizer.json", "tokenizer.model")),
         inconsistencies=inconsistencies(config, tensors),
+        fingerprints={t.name: fingerprint(s, t) for s, ts in by_shard for t in ts if t.name in sample_names(tensors, pattern)},
+        resolved=str(path.resolve()),
     )
+
+
+def sample_names(tensors: list[Tensor], pattern: str | None) -> set[str]:
+    """The tensors a lineage check compares: ones FP8 PTQ leaves in BF16 (embeddings, the first and last norms,
+    the first Mamba conv1d, the first attention q_proj). Byte-identical in a checkpoint and its FP8 export."""
+    names = {t.name for t in tensors}
+    out = {n for n in names if n.endswith(("embeddings.weight", "embed_tokens.weight"))}
+    norms = sorted((n for n in names if re.match(r"^(?:model\.|backbone\.)?layers\.\d+\.norm\.weight$", n)),
+                   key=lambda n: int(n.split("layers.")[1].split(".")[0]))
+    out |= set(norms[:1] + norms[-1:])
+    for kind in ("mixer.conv1d.weight", "mixer.q_proj.weight"):
+        hits = sorted((n for n in names if n.endswith(kind)), key=lambda n: int(n.split("layers.")[1].split(".")[0]))
+        out |= set(hits[:1])
+    return out
 
 
 def _check_index(path: Path, present: set[str]) -> None:
@@ -179,7 +234,9 @@ def _check_index(path: Path, present: set[str]) -> None:
     try:
         weight_map = json.loads(index.read_text(encoding="utf-8", errors="replace"))["weight_map"]
         wanted = set(weight_map.values())
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        if not all(isinstance(v, str) for v in wanted):
+            raise TypeError
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, IsADirectoryError, RecursionError):
         raise CheckError("model.safetensors.index.json has no weight_map", where=str(index),
                          hint="the export did not finish; rerun the step") from None
     missing = sorted(wanted - present)

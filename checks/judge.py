@@ -161,6 +161,10 @@ def judge_value(g: Golden, record: object, ctx: Context, record_format: str | No
                 v.status = SKIP
                 v.note = f"golden is for world_size {want}; this run: {have if have is not None else 'unknown'}"
                 return v
+        if key == "addition" and want not in ctx.deviations.get(g.step, set()):
+            v.status = SKIP
+            v.note = f"needs the kit's opt-in addition `{want}`, which this run did not include (see README, Errata)"
+            return v
     expected = g.expect
     if g.by_gpu is not None:
         if ctx.gpu_model is None:
@@ -212,8 +216,38 @@ def judge_step(step: str, goldens: list[Golden], data: StepData, ctx: Context) -
                            where=data.error.where or ""))
         return out
     fmt = getattr(data.record, "format", None)
-    out += [judge_value(g, data.record, ctx, fmt) for g in goldens]
+    found = {g.id: judge_value(g, data.record, ctx, fmt) for g in goldens if not g.mean_of}
+    out += [found[g.id] if not g.mean_of else judge_mean(g, found, goldens, ctx) for g in goldens]
     return out
+
+
+def judge_mean(g: Golden, found: dict[str, Finding], goldens: list[Golden], ctx: Context) -> Finding:
+    """The mean of other checks (e.g. the tutorial's Average column), over the parts that ran. With every part,
+    the golden's own value; with fewer, the mean of the parts' golden values, saying which are left out. Its
+    half-width is sqrt(sum of the parts' half-widths squared) / k: the parts' errors are independent."""
+    v = Finding(g.step, g.id, ERROR, source=g.source, tolerance="from its parts")
+    parts = [found[i] for i in g.mean_of]
+    if any(p.status == ERROR for p in parts):
+        v.note = "a part could not be judged: " + ", ".join(p.id for p in parts if p.status == ERROR)
+        return v
+    ran = [p for p in parts if p.status != SKIP and _num(p.measured) and _num(p.expected)]
+    if not ran:
+        v.status, v.note = SKIP, "none of its parts ran"
+        return v
+    left_out = [p for p in parts if p not in ran]
+    v.expected = g.expect if not left_out else sum(float(p.expected) for p in ran) / len(ran)
+    v.measured = sum(float(p.measured) for p in ran) / len(ran)
+    half = math.sqrt(sum(((p.high - p.low) / 2) ** 2 for p in ran)) / len(ran)
+    v.low, v.high = float(v.expected) - half, float(v.expected) + half
+    v.tolerance = f"±{half:.2f} (from {len(ran)} parts)"
+    ok = v.low <= v.measured <= v.high
+    v.status = PASS if ok else FAIL
+    v.note = "" if ok else f"off by {v.measured - float(v.expected):+.3g} (allowed ±{half:.3g})"
+    if left_out:
+        v.note = (v.note + "; " if v.note else "") + f"over the {len(ran)} of {len(parts)} benchmarks that ran " \
+            f"(left out: {', '.join(p.id for p in left_out)}); expected recomputed from the tutorial's values for those"
+    v.where = ran[-1].where
+    return v
 
 
 def exit_codes(data: StepData) -> list[Finding]:
@@ -257,6 +291,10 @@ def judge(run: Run, goldens: Goldens, steps: list[str] | None = None) -> list[Fi
                                note=f"step directory missing; run `make {step}` (or RUN=... for another run)"))
             continue
         out += judge_step(step, gs, data, run.context)
+    from checks import rules
+
+    judged = [s for s in chosen if goldens.steps.get(s) and run.step(s).present]
+    out += rules.findings(run, goldens, judged)
     if not any(f.status in (PASS, FAIL, XFAIL, XPASS) for f in out) and not any(f.status == ERROR for f in out):
         out.append(Finding("run", "coverage", ERROR, note="nothing was checked: every check was skipped"))
     return out

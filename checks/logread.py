@@ -26,7 +26,7 @@ _PREFIX = re.compile(
     r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?[ \t]"  # ISO timestamp (CI, docker logs -t)
     r"|\[default(?P<tee>\d+)\]:"  # torchrun --tee 3
     r"|\[rank(?P<rank>\d+)\]:[ ]?"  # torch elastic / Megatron print_rank
-    r"|(?P<srun>\d{1,5}): "  # srun --label
+    r"|[ ]*(?P<srun>\d{1,5}): "  # srun --label (right-aligned to the widest task id)
     r"|[\w.-]+-\d+\s+\| )"  # docker compose service prefix
 )
 CHUNK = 8 << 20
@@ -36,6 +36,26 @@ class Line(NamedTuple):
     no: int
     text: str
     rank: str | None = None
+    src: str | None = None  # the file, when lines of several files are chained (a step's attempts)
+
+
+# Lines that mean a process failed, whatever the tool: a Python traceback, the kernel's OOM killer, a torchrun
+# child failure, a CUDA OOM, Slurm's own errors. Matched on cleaned lines (launcher prefixes removed).
+_TROUBLE = re.compile(
+    r"^(?:Traceback \(most recent call last\):"
+    r"|(?:/bin/(?:ba)?sh: line \d+: +\d+ )?Killed\b"
+    r"|torch\.distributed\.elastic\.multiprocessing\.errors\.ChildFailedError"
+    r"|(?:torch\.)?(?:cuda\.)?OutOfMemoryError\b"
+    r"|(?:srun|slurmstepd): error:"
+    r"|Segmentation fault"
+    r"|\w*Error: .*CUDA out of memory)")
+TROUBLE_NEEDLES = ("Traceback", "Killed", "ChildFailedError", "OutOfMemoryError", "error:", "Segmentation fault",
+                   "CUDA out of memory")
+
+
+def trouble(text: str) -> bool:
+    """Is this (cleaned) line the sign of a failed process?"""
+    return bool(_TROUBLE.match(text.lstrip()))
 
 
 def clean(raw: str) -> tuple[str, str | None]:
@@ -59,11 +79,11 @@ def clean(raw: str) -> tuple[str, str | None]:
     return (raw[pos:] if pos else raw), rank
 
 
-def text_lines(text: str) -> Iterator[Line]:
+def text_lines(text: str, src: str | None = None) -> Iterator[Line]:
     """Every line of a text, numbered and cleaned (for pure parsers and tests)."""
     for no, raw in enumerate(text.split("\n"), 1):
         t, r = clean(raw)
-        yield Line(no, t, r)
+        yield Line(no, t, r, src)
 
 
 def _open(path: Path):
@@ -78,15 +98,16 @@ def _open(path: Path):
         raise CheckError("log file cannot be read", where=str(path), found="permission denied") from None
 
 
-def lines(path: Path) -> Iterator[Line]:
+def lines(path: Path, src: str | None = None) -> Iterator[Line]:
     """Every line of a log file, numbered and cleaned; undecodable bytes become U+FFFD."""
     with _open(path) as f:
         for no, raw in enumerate(f, 1):
             t, r = clean(raw.decode("utf-8", "replace").rstrip("\n"))
-            yield Line(no, t, r)
+            yield Line(no, t, r, src)
 
 
-def scan(path: Path, needles: Iterable[str], blocks: Iterable[tuple[str, str]] = (), max_block: int = 2000) -> Iterator[Line]:
+def scan(path: Path, needles: Iterable[str], blocks: Iterable[tuple[str, str]] = (), max_block: int = 2000,
+         src: str | None = None) -> Iterator[Line]:
     """Lines containing any of `needles`, and every line from a line containing a block's start marker up to
     and including the first containing its end marker (at most `max_block` lines), in file order."""
     blocks = list(blocks)
@@ -119,7 +140,7 @@ def scan(path: Path, needles: Iterable[str], blocks: Iterable[tuple[str, str]] =
                     end = n if end < 0 else end
                     raw = work[pos:end].decode("utf-8", "replace")
                     t, r = clean(raw)
-                    yield Line(lineno, t, r)
+                    yield Line(lineno, t, r, src)
                     lineno += 1
                     pos = end + 1
                     block_left -= 1
@@ -137,7 +158,7 @@ def scan(path: Path, needles: Iterable[str], blocks: Iterable[tuple[str, str]] =
                 end = n if end < 0 else end
                 raw = work[start:end].decode("utf-8", "replace")
                 t, r = clean(raw)
-                yield Line(lineno, t, r)
+                yield Line(lineno, t, r, src)
                 for s, e in starts:
                     if s in t:
                         block_end, block_left = e, max_block

@@ -34,3 +34,10 @@ def as_tutorial(path: Path) -> str:
     for var, original in placeholders(path).items():
         text = text.replace("${" + var + "}", original)
     return text
+
+
+def compared_with_readme(path: Path) -> bool:
+    """Recipes that hold a command of the tutorial's README: not the data preparation (it lives in another
+    document) and not the kit's additions (their header says "a kit addition")."""
+    path = Path(path)
+    return path.stem != "data" and not any("a kit addition" in line for line in header(path))

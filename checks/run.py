@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checks import logread, rundir
+from checks import logread, rundir, yamlio
 from checks.errors import CheckError
 from checks.hfckpt import load_hf_checkpoint
 from checks.steps import bench, convert, distill, eval_, prune, quantize
@@ -23,6 +23,7 @@ class Context:
 
     gpu_model: str | None = None
     world_size: dict[str, int] = field(default_factory=dict)
+    deviations: dict[str, set[str]] = field(default_factory=dict)  # step -> ids of the errata/additions applied
 
 
 def context_from_manifest(manifest: object) -> Context:
@@ -33,10 +34,16 @@ def context_from_manifest(manifest: object) -> Context:
     if isinstance(gpu, dict) and isinstance(gpu.get("model"), str):
         ctx.gpu_model = gpu["model"]
     steps = manifest.get("steps")
-    for step, info in (steps.items() if isinstance(steps, dict) else ()):
-        ws = info.get("world_size") if isinstance(info, dict) else None
+    for unit, info in (steps.items() if isinstance(steps, dict) else ()):
+        if not isinstance(info, dict):
+            continue
+        step = str(unit).split("/", 1)[0]
+        ws = info.get("world_size")
         if isinstance(ws, int) and not isinstance(ws, bool):
-            ctx.world_size[step] = ws
+            ctx.world_size.setdefault(step, ws)
+        for d in info.get("deviations") or []:
+            if isinstance(d, dict) and isinstance(d.get("id"), str):
+                ctx.deviations.setdefault(step, set()).add(d["id"])
     return ctx
 
 
@@ -133,8 +140,8 @@ class Run:
         log = sdir / rundir.LOG
         src = self.rel(log)
         if scan:
-            return parser.parse(logread.scan(log, parser.NEEDLES, parser.BLOCKS), src)
-        return parser.parse(logread.lines(log), src)
+            return parser.parse(logread.scan(log, parser.NEEDLES, parser.BLOCKS, src=src), src)
+        return parser.parse(logread.lines(log, src), src)
 
     def _checkpoint(self, path: Path, rec, key: str):
         """Summarise an HF checkpoint into rec.<key>; a broken one becomes rec.errors[key]."""
@@ -155,7 +162,26 @@ class Run:
         return rec
 
     def _distill(self, sdir: Path) -> distill.DistillRecord:
-        return self._log(sdir, distill, scan=True)
+        """A distillation whose log begins with a resume is one run with the attempts it resumed from: they are
+        read as one log, earliest first, back to the attempt that started from scratch."""
+        rec = self._log(sdir, distill, scan=True)
+        if not (rec.segments and rec.segments[0].resumed_from is not None):
+            return rec
+        chain = [sdir / rundir.LOG]
+        for n in sorted((int(p.name) for p in (sdir / rundir.ATTEMPTS).glob("*") if p.name.isdigit()), reverse=True):
+            log = sdir / rundir.ATTEMPTS / str(n) / rundir.LOG
+            if not log.is_file():
+                continue
+            chain.insert(0, log)
+            first = distill.parse(logread.scan(log, distill.NEEDLES, distill.BLOCKS, src=self.rel(log)), self.rel(log))
+            if not (first.segments and first.segments[0].resumed_from is not None):
+                break
+        if len(chain) == 1:
+            rec.errors["resume"] = (f"{self.rel(chain[0])} resumes from iteration {rec.segments[0].resumed_from}, but no "
+                                    f"earlier attempt's log is under {self.rel(sdir / rundir.ATTEMPTS)}")
+            return rec
+        lines = (ln for log in chain for ln in logread.scan(log, distill.NEEDLES, distill.BLOCKS, src=self.rel(log)))
+        return distill.parse(lines, self.rel(chain[-1]))
 
     def _convert(self, sdir: Path) -> convert.ConvertRecord:
         rec = convert.ConvertRecord()
@@ -187,7 +213,8 @@ class Run:
                 rec.where[k] = self.rel(d / rundir.QUANT_CKPT)
         if (d / rundir.LOG).exists():
             log = self._log(d, quantize)
-            rec.completed, rec.exported_to = log.completed, log.exported_to
+            for k in ("completed", "exported_to", "exports", "trouble", "trouble_after_completion"):
+                setattr(rec, k, getattr(log, k))
             rec.where.update(log.where)
         return rec
 
@@ -199,9 +226,17 @@ class Run:
             for f in files:
                 try:
                     text = f.read_bytes().decode("utf-8", errors="replace")
-                    got = eval_.parse_results_yml(text) if f.suffix == ".yml" else eval_.parse_lm_eval_json(text)
+                    if f.suffix == ".yml":
+                        cfg_path = f.parent / "run_config.yml"
+                        cfg = None
+                        if cfg_path.is_file():  # present: it must name the harness (an empty file is no answer)
+                            cfg = yamlio.load(cfg_path, "run_config.yml", aliases=True)
+                            cfg = {} if cfg is None else cfg
+                        got, harness = eval_.parse_results(text, cfg)
+                    else:
+                        got, harness = eval_.parse_lm_eval_json(text), "lm-evaluation-harness (results_*.json)"
                 except CheckError as e:
-                    e.where = self.rel(f)
+                    e.where = e.where or self.rel(f)
                     rec.errors[f"models.{d.name}"] = e.render()
                     continue
                 except OSError as e:
@@ -210,6 +245,7 @@ class Run:
                 scores.update(got)
                 for k in got:
                     rec.where[f"models.{d.name}.{k}"] = self.rel(f)
+                    rec.harness.setdefault(d.name, {})[k] = harness
             if not files:
                 rec.errors[f"models.{d.name}"] = f"no results.yml or results_*.json under {self.rel(d)}"
             rec.models[d.name] = scores
@@ -220,7 +256,11 @@ class Run:
         rec = bench.BenchRecord()
         for d in sorted(p for p in sdir.iterdir() if p.is_dir() and p.name != rundir.ATTEMPTS):
             try:
-                run = self._log(d, bench)
+                meta = self._meta(d / rundir.META).doc or {}
+                repeats = meta.get("repeats", 1)
+                repeats = repeats if isinstance(repeats, int) and not isinstance(repeats, bool) and repeats > 0 else 1
+                log = d / rundir.LOG
+                run = bench.parse(logread.lines(log, self.rel(log)), self.rel(log), repeats)
                 if (d / rundir.BENCH_JSON).exists():
                     bench.apply_json(run, rundir.read_json(d / rundir.BENCH_JSON, "bench result.json"))
                 rec.runs[d.name] = run

@@ -40,6 +40,8 @@ def build() -> argparse.ArgumentParser:
     p.add_argument("--slurm-account", default=os.environ.get("SLURM_ACCOUNT", ""))
     p.add_argument("--slurm-arg", action="append", default=[], help="extra #SBATCH line, e.g. --partition=batch")
     p.add_argument("--pyxis", default="auto", choices=["auto", "0", "1"])
+    p.add_argument("--watch", action="store_true", help="WATCH=1: judge the step as it runs; stop it per the profile's `watch:`")
+    p.add_argument("--enable", action="append", default=[], help="an opt-in kit addition, e.g. MATH500")
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("render", "step", "preflight", "show"):
         s = sub.add_parser(name)
@@ -109,11 +111,14 @@ def dispatch(a: argparse.Namespace) -> int:
     validate(a)
     extra = {k: v for k, v in (("SLURM_HOST", a.slurm_host), ("SLURM_ACCOUNT", a.slurm_account)) if v}
     ctx = profile.context(a.run_dir, a.data_root, a.modelopt_dir, extra)
-    units = profile.load(a.profile, ctx, a.nodes, a.gpus_per_node)
+    unknown = set(a.enable) - set(profile.OPT_IN)
+    if unknown:
+        raise CheckError(f"unknown opt-in {', '.join(sorted(unknown))}", expected=", ".join(profile.OPT_IN))
+    units = profile.load(a.profile, ctx, a.nodes, a.gpus_per_node, frozenset(a.enable))
     versions = component_versions(a.modelopt_ref or pins()["MODELOPT_REF"], a.modelopt_version)
     cfg = runner.Config(run_dir=a.run_dir.resolve(), run_id=a.run_dir.name, profile=a.profile, runner=a.runner,
                         image=a.image, ctx=ctx, hf_home=a.hf_home, pyxis=a.pyxis, slurm_args=a.slurm_arg,
-                        keep_poll_s=float(os.environ.get("KIT_KEEP_POLL_S", "30")), versions=versions)
+                        keep_poll_s=float(os.environ.get("KIT_KEEP_POLL_S", "30")), versions=versions, watch=a.watch)
     multinode = a.runner == "slurm"
     if a.cmd == "units":
         print(" ".join(u.name for u in units if a.group is None or u.group == a.group or u.step == a.group))
@@ -125,7 +130,7 @@ def dispatch(a: argparse.Namespace) -> int:
         chosen = [profile.find(units, n) for n in a.units] if a.units else units
         rows = [(u, render(u, ctx, versions, multinode=multinode and u.nodes > 1),
                  (cfg.run_dir / u.name / rundir.STAMP).exists()) for u in chosen]
-        print(plan(rows, a.profile))
+        print(plan(rows, a.profile, run_dir=cfg.run_dir))
         return 0
     unit = profile.find(units, a.unit)
     if a.cmd == "render":

@@ -26,7 +26,11 @@ def fake_modelopt(d: Path) -> Path:
     ptq = d / "examples/llm_ptq/hf_ptq.py"
     ptq.parent.mkdir(parents=True)
     ptq.write_text('QUANT_CFG_CHOICES = {\n    "int8": mtq.INT8_DEFAULT_CFG,\n    "fp8": mtq.FP8_DEFAULT_CFG,\n}\n')
-    (d / "examples/pruning/minitron/NVIDIA-Nemotron-Nano-9B-v2").mkdir(parents=True)
+    tut = d / "examples/pruning/minitron/NVIDIA-Nemotron-Nano-9B-v2"
+    tut.mkdir(parents=True)
+    # the real 0.44.0 launcher config (tests/fixtures/real/nemo-evaluator/PROVENANCE.md): the kit reads it
+    (tut / "nemo_evaluator.yaml").write_text(
+        (ROOT / "tests/fixtures/real/nemo-evaluator/modelopt-0.44.0_nemo_evaluator.yaml").read_text())
     return d
 
 

@@ -72,7 +72,10 @@ def test_blessing_the_tutorial_run_moves_values_only_within_their_tolerance(tmp_
             assert a.tol == b.tol and a.id == b.id
             if a.expect != b.expect:
                 moved += 1  # e.g. the exact parameter count where the tutorial printed 7.00B
+                if a.mean_of:  # the tutorial's Average is its row's mean, printed to 0.1
+                    assert abs(b.expect - a.expect) <= 0.05, (a.id, a.expect, b.expect)
+                    continue
                 assert engine.compare(b.expect, a.expect, a.tol)[0] == PASS, (a.id, a.expect, b.expect)
-    assert 0 < moved < 30
+    assert 0 < moved < 40
     limits = [g for gs in new.steps.values() for g in gs if g.tol.kind in ("at_most", "at_least")]
     assert all(g.expect == next(x for x in old.steps[g.step] if x.id == g.id).expect for g in limits)

@@ -17,8 +17,13 @@ def checks(*args, cwd=ROOT):
 def test_verify_the_tutorial_run_passes(pristine_run, goldens, tmp_path):
     p = checks("verify", pristine_run, "--json", tmp_path / "v.json", "--junit", tmp_path / "v.xml")
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr
-    # every golden, plus one exit-code check per step.json the runner wrote
-    n = sum(map(len, goldens.steps.values())) + len(list(pristine_run.rglob("step.json")))
+    # every golden, one exit-code check per step.json the runner wrote, every lineage check, and the rules
+    # (provenance, one run per log, settings echoed): all PASS
+    from checks import judge
+    from checks.run import Run
+
+    n = len(judge.judge(Run.load(pristine_run), goldens))
+    assert n > sum(map(len, goldens.steps.values())) + len(list(pristine_run.rglob("step.json"))) + len(goldens.lineage)
     assert f"{n} PASS 0 FAIL 0 SKIP 0 ERROR" in p.stdout and "Traceback" not in p.stderr
     doc = json.loads((tmp_path / "v.json").read_text())
     assert doc["summary"] == {"PASS": n, "FAIL": 0, "SKIP": 0, "ERROR": 0}

@@ -13,9 +13,13 @@ def test_full_profile_loads_with_every_step(goldens):
 
 
 def test_every_tutorial_eval_cell_has_a_statistical_bound(goldens):
-    ev = goldens.steps["eval"]
-    assert len(ev) == 8 * 8 and all(x.tol.kind == "binomial" for x in ev)
-    assert [x.optional for x in ev if "iter_12800" in x.id] == [False] * 8
+    cells = [x for x in goldens.steps["eval"] if not x.mean_of]
+    assert len(cells) == 8 * 8 and all(x.tol.kind == "binomial" for x in cells)
+    assert [x.optional for x in cells if "iter_12800" in x.id] == [False] * 8
+    averages = [x for x in goldens.steps["eval"] if x.mean_of]
+    assert len(averages) == 8 and all(len(x.mean_of) == 8 for x in averages)
+    math500 = [x for x in cells if "AA_math_test_500" in x.id]
+    assert len(math500) == 8 and all(x.requires == {"addition": "addition-eval-math500"} for x in math500)
 
 
 def test_bench_absolutes_are_keyed_by_gpu_and_ratios_are_not(goldens):

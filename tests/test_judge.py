@@ -87,3 +87,48 @@ def test_nan_never_passes_any_numeric_tolerance():
     for tol in (Tolerance("abs", math.inf), Tolerance("rel", 1e9), Tolerance("at_least", -math.inf),
                 Tolerance("binomial", n=1, repeats=1, z=1e9)):
         assert compare(math.nan, 1.0, tol)[0] != PASS
+
+
+def _eval_goldens():
+    from checks import goldens as G
+    from conftest import EXPECTED
+
+    return [g for g in G.load(EXPECTED).steps["eval"] if g.id.startswith("iter_12800_")]
+
+
+def _judge_eval(scores: dict, ctx):
+    gs = _eval_goldens()
+    rec = {"models": {"iter_12800": scores}}
+    found = {g.id: judge_value(g, rec, ctx) for g in gs if not g.mean_of}
+    avg = next(g for g in gs if g.mean_of)
+    return found, engine.judge_mean(avg, found, gs, ctx)
+
+
+def test_the_average_fails_when_every_part_drifts_the_same_way_within_its_own_band():
+    ctx = Context(deviations={"eval": {"addition-eval-math500"}})
+    gs = [g for g in _eval_goldens() if not g.mean_of]
+    # each benchmark 90% of its own half-width high: every cell PASSes ...
+    scores = {}
+    for g in gs:
+        w = engine.binomial_width(g.tol, g.expect)
+        scores[g.path.split(".", 2)[2]] = g.expect + 0.9 * w
+    found, avg = _judge_eval(scores, ctx)
+    assert all(f.status == PASS for f in found.values())
+    # ... but their mean is off by 0.9 x the mean width, beyond sqrt(sum w^2)/8: the Average FAILs
+    assert avg.status == FAIL and avg.expected == 65.1 and "off by" in avg.note
+    # exactly the tutorial's row passes
+    found, avg = _judge_eval({g.path.split(".", 2)[2]: g.expect for g in gs}, ctx)
+    assert avg.status == PASS
+
+
+def test_without_math500_the_average_is_judged_over_the_seven_that_ran_and_says_so():
+    gs = [g for g in _eval_goldens() if not g.mean_of]
+    scores = {g.path.split(".", 2)[2]: g.expect for g in gs if "AA_math" not in g.id}
+    found, avg = _judge_eval(scores, Context())
+    math = next(f for f in found.values() if "AA_math" in f.id)
+    assert math.status == SKIP and "addition-eval-math500" in math.note
+    seven = [g.expect for g in gs if "AA_math" not in g.id]
+    assert avg.status == PASS and abs(avg.expected - sum(seven) / 7) < 1e-9
+    assert "over the 7 of 8 benchmarks that ran" in avg.note and "AA_math_test_500" in avg.note
+    scores[next(iter(scores))] = 0.0  # one benchmark collapses: the average of seven notices
+    assert _judge_eval(scores, Context())[1].status == FAIL

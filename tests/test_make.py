@@ -132,3 +132,36 @@ def test_unknown_profile_and_step_are_clear_errors(tmp_path):
     assert p.returncode == 2 and "no step 'distil' in this profile" in p.stderr
     p = make(tmp_path, "plan", PROFILE="nope")
     assert p.returncode != 0 and "PROFILE=nope is unknown: expected one of full" in p.stderr
+
+
+def test_math500_is_an_explicit_opt_in_with_its_key(tmp_path):
+    p = make(tmp_path, "eval", MATH500="1", env_extra={"JUDGE_API_KEY": ""})
+    assert p.returncode != 0 and "needs JUDGE_API_KEY" in p.stderr
+    assert "eval" not in calls(tmp_path)
+    p = make(tmp_path, "eval", MATH500="1", env_extra={"JUDGE_API_KEY": "judge-Secret-123"})
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    run = tmp_path / "runs" / "e2e"
+    assert calls(tmp_path).count("eval") == 2  # the tutorial's six tasks, then the one it comments out
+    meta = json.loads((run / "eval" / "iter_12800" / "step.json").read_text())
+    assert {"addition-eval-mmlu", "addition-eval-math500"} <= {d["id"] for d in meta["deviations"]}
+    assert "[kit] addition addition-eval-math500" in (run / "eval" / "iter_12800" / "step.log").read_text()
+    p = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "checks", "verify", str(run), "--step", "eval",
+                        "--json", str(tmp_path / "v.json")], cwd=ROOT, capture_output=True, text=True)
+    v = {x["id"]: x for x in json.loads((tmp_path / "v.json").read_text())["findings"]}
+    assert v["iter_12800_AA_math_test_500_score_micro_avg_of_5"]["status"] == "PASS"
+    assert v["iter_12800_average"]["status"] == "PASS" and "of 8" not in v["iter_12800_average"]["note"]
+    leaked = [str(f) for f in run.rglob("*") if f.is_file() and not f.name.endswith(".safetensors")
+              and "judge-Secret-123" in f.read_text(errors="replace")]
+    assert not leaked
+
+
+def test_without_math500_a_faithful_eval_skips_it_and_says_why(tmp_path):
+    assert make(tmp_path, "eval").returncode == 0
+    run = tmp_path / "runs" / "e2e"
+    p = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "checks", "verify", str(run), "--step", "eval",
+                        "--json", str(tmp_path / "v.json")], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:]
+    v = {x["id"]: x for x in json.loads((tmp_path / "v.json").read_text())["findings"]}
+    math = v["iter_12800_AA_math_test_500_score_micro_avg_of_5"]
+    assert math["status"] == "SKIP" and "addition-eval-math500" in math["note"]
+    assert v["iter_12800_average"]["status"] == "PASS" and "over the 7 of 8 benchmarks" in v["iter_12800_average"]["note"]

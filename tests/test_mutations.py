@@ -90,6 +90,8 @@ def test_every_checked_value_pushed_outside_its_tolerance_fails(pristine_run, go
     escaped = []
     for step, gs in goldens.steps.items():
         for g in gs:
+            if g.mean_of:
+                continue  # a mean moves with its parts: tests/test_judge.py::test_the_average_* pushes them
             rec = records[step]
             base = judge_value(g, rec, ctx, rec.get("format"))
             assert base.status == PASS, (step, g.id, base.note)
@@ -128,10 +130,13 @@ def _verdict_passes(run, goldens, touched=None) -> bool:
 
 # Files whose digits carry nothing the checks judge.
 DIGITS_NOT_JUDGED = {"quantize/step.log": "its only digits are the time hf_ptq.py took, which is not a golden"}
+# Files whose deletion leaves a fact that another file also records (the judge falls back to it).
+DELETION_REDUNDANT = {"run_config.yml": "the harness is also named by the command results.yml records "
+                                        "(tests/test_eval.py: without both, the scale is an ERROR)"}
 
 
 def test_deleting_any_judged_file_is_caught(run, goldens):
-    files = list(_judged_files(run))
+    files = [f for f in _judged_files(run) if f.name not in DELETION_REDUNDANT]
     assert len(files) > 60
     escaped = []
     for f in files:
@@ -210,8 +215,8 @@ def test_corrupting_any_judged_file_is_caught(run, goldens, kind):
     for f in _judged_files(run):
         if f.suffix == ".safetensors":
             continue  # shards: see test_truncated_or_garbled_shard
-        if kind == "digits scrambled" and str(f.relative_to(run)) in DIGITS_NOT_JUDGED:
-            continue
+        if kind == "digits scrambled" and (str(f.relative_to(run)) in DIGITS_NOT_JUDGED or f.name == "run_config.yml"):
+            continue  # run_config.yml holds no digit the judge reads
         saved = f.read_bytes()
         f.write_bytes(CORRUPTIONS[kind](saved, rng))
         caught = not _verdict_passes(run, goldens, f) or _provenance_changed_verdicts(run, goldens, f)

@@ -92,3 +92,46 @@ def test_missing_log_is_a_clear_error(tmp_path):
     with pytest.raises(CheckError) as e:
         load_path("prune", tmp_path / "prune")
     assert "log file missing" in str(e.value)
+
+
+# ------------------------------------------------------------ real logs (tests/fixtures/real/modelopt-prune)
+
+REAL = __import__("pathlib").Path(__file__).parent / "fixtures" / "real" / "modelopt-prune"
+
+
+def test_real_0_44_log_from_the_tutorials_readme():
+    r = prune.parse_log((REAL / "modelopt-0.44.0_nemotron-nano-9b-v2_prune_log.txt").read_text())
+    assert r.format == "modelopt-0.44" and r.best_subnet.config == BEST and r.total_search_space == 17472
+
+
+def test_real_rich_log_with_model_stats_panels_and_the_hybrid_layer_pattern_key():
+    r = prune.parse_log((REAL / "modelopt-0.46.0_nemotron3-nano-30b_prune_log.txt").read_text())
+    assert r.format == "modelopt-0.45" and "hybrid pattern lines" in r.format_evidence
+    assert (r.original_params, r.pruned_params) == (31.58e9, 22.28e9)
+    assert r.original_pattern.startswith("MEMEM*") and r.pruned_pattern == r.original_pattern
+    assert r.total_search_space == 10800 and r.width_pct == 30 and r.depth_pct == 15
+    assert len(r.candidates) == 10 and r.candidates[3].params == 22.28e9 and r.candidates[3].score == 0.4993
+    assert r.best_subnet.config["num_moe_experts"] == 104 and r.best_subnet.params == 22.28e9
+    # the same log without its pattern lines, as 0.46.0 prints it, is labelled 0.46 by what matched
+    text = "\n".join(x for x in (REAL / "modelopt-0.46.0_nemotron3-nano-30b_prune_log.txt").read_text().split("\n")
+                     if "hybrid_layer_pattern" not in x)
+    r = prune.parse_log(text)
+    assert r.format == "modelopt-0.46" and "no hybrid pattern lines" in r.format_evidence
+
+
+@pytest.mark.parametrize("name", ["modelopt-pr1376_999c99913_nemotron3-nano-30b_prune_log.txt",
+                                  "modelopt-pr1377_f0eaa198d_commitmsg_nemotron3-nano-30b_prune_log.txt",
+                                  "modelopt-pr1024_f22f4f552_commitmsg_gpt-oss_prune_log_0.44-format.txt",
+                                  "modelopt-pr1024_f22f4f552_commitmsg_nemotron3-nano-30b_prune_log_0.44-format.txt"])
+def test_other_real_logs_give_a_best_subnet(name):
+    r = prune.parse_log((REAL / name).read_text())
+    assert r.format in prune.FORMATS and r.best_subnet is not None and r.best_subnet.config
+
+
+def test_a_whitespace_mangled_paste_is_never_mistaken_for_a_good_log():
+    text = (REAL / "modelopt-pr2159_f99523279_commitmsg_nemotron3.5-lightning_prune_log_WHITESPACE_MANGLED.txt").read_text()
+    try:
+        r = prune.parse_log(text)
+    except FormatNotRecognised:
+        return
+    assert r.best_subnet is None or r.total_search_space is None or not r.candidates

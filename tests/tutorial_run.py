@@ -59,8 +59,14 @@ def nemotron_h_tensors(pattern, hidden, ffn, heads, head_dim, *, n_groups=8, d_s
 _BYTES = {"BF16": 2, "F32": 4, "F8_E4M3": 1}
 
 
-def write_safetensors(path: Path, tensors, *, truncate_by: int = 0) -> None:
-    """A real safetensors header; the data region is a sparse hole of the right size."""
+def write_safetensors(path: Path, tensors, *, truncate_by: int = 0, content: str = "weights", marked=()) -> None:
+    """A real safetensors header; the data region is a sparse hole of the right size, except the windows the
+    kit's lineage fingerprint reads of the `marked` tensors, which hold bytes derived from `content` (so two
+    checkpoints with the same content compare equal there, and different ones differ)."""
+    import hashlib
+
+    from checks.hfckpt import windows
+
     header, off = {}, 0
     for name, dtype, shape in tensors:
         n = _BYTES[dtype]
@@ -70,20 +76,35 @@ def write_safetensors(path: Path, tensors, *, truncate_by: int = 0) -> None:
         off += n
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
+    base = 8 + len(raw)
     with path.open("wb") as f:
         f.write(struct.pack("<Q", len(raw)) + raw)
-        f.truncate(8 + len(raw) + off - truncate_by)
+        for name in marked:
+            if name in header:
+                a, b = header[name]["data_offsets"]
+                for k, (x, y) in enumerate(windows(base + a, base + b)):
+                    seed = hashlib.sha256(f"{content}/{name}/{k}".encode()).digest()
+                    f.seek(x)
+                    f.write((seed * ((y - x) // 32 + 1))[: y - x])
+        f.truncate(base + off - truncate_by)
 
 
-def write_checkpoint(d: Path, arch: dict, *, fp8=(), shards: int = 4, quant: dict | None = None) -> None:
+def write_checkpoint(d: Path, arch: dict, *, fp8=(), shards: int = 4, quant: dict | None = None,
+                     content: str = "weights") -> None:
+    """A NemotronH HF checkpoint. `content` stands for the weights: the tensors FP8 PTQ keeps in BF16 carry
+    bytes derived from it (an FP8 export of a checkpoint gets its source's content; config.json records it
+    as `_fixture_content` so the test doubles can pass it on)."""
+    from checks.hfckpt import Tensor, sample_names
+
     d.mkdir(parents=True, exist_ok=True)
     tensors = nemotron_h_tensors(arch["pattern"], arch["hidden"], arch["ffn"], arch["heads"], arch["head_dim"], fp8=fp8)
+    marked = sample_names([Tensor(n, t, tuple(sh)) for n, t, sh in tensors], arch["pattern"])
     per = -(-len(tensors) // shards)
     weight_map = {}
     for s in range(shards):
         part = tensors[s * per:(s + 1) * per]
         name = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
-        write_safetensors(d / name, part)
+        write_safetensors(d / name, part, content=content, marked=marked)
         weight_map.update({t[0]: name for t in part})
     (d / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
     config = {
@@ -92,7 +113,7 @@ def write_checkpoint(d: Path, arch: dict, *, fp8=(), shards: int = 4, quant: dic
         "hidden_size": arch["hidden"], "intermediate_size": arch["ffn"], "mamba_num_heads": arch["heads"],
         "mamba_head_dim": arch["head_dim"], "n_groups": 8, "ssm_state_size": 128, "conv_kernel": 4,
         "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 131072,
-        "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+        "tie_word_embeddings": False, "torch_dtype": "bfloat16", "_fixture_content": content,
     }
     if quant:
         config["quantization_config"] = {"quant_method": "modelopt", **quant["quantization"]}
@@ -109,7 +130,7 @@ def _candidates():
     return parse_log(EXCERPT)
 
 
-def prune_log(fmt: str = "modelopt-0.44") -> str:
+def prune_log(fmt: str = "modelopt-0.44", out: str = "/runs/r/prune/hf") -> str:
     r = _candidates()
     head = ["==================== Arguments ====================",
             f"{'hf_model_name_or_path':<35} nvidia/NVIDIA-Nemotron-Nano-9B-v2", f"{'prune_target_params':<35} 7000000000.0",
@@ -140,8 +161,8 @@ def prune_log(fmt: str = "modelopt-0.44") -> str:
     else:
         body += _rich_sections(r, one_indexed=fmt == "modelopt-0.46")
     tail = ["", "Pruned model (showing PP rank0): MambaModel(...)", "Pruned model params: 7.00B",
-            "Saving pruned model to /runs/r/prune/hf in HF checkpoint format",
-            "Saved pruned model to /runs/r/prune/hf in HF checkpoint format", "Done!", ""]
+            f"Saving pruned model to {out} in HF checkpoint format",
+            f"Saved pruned model to {out} in HF checkpoint format", "Done!", ""]
     return "\n".join(head + body + tail)
 
 
@@ -196,32 +217,40 @@ def _rich_sections(r, one_indexed: bool) -> list[str]:
 
 
 # ---------------------------------------------------------------- distill log
-def distill_log(train_iters: int = 16000, log_interval: int = 10, ms: float = 2700.0, loss_scale: float = 1.0) -> str:
-    args = dict(student_hf_path="/runs/r/prune/hf", teacher_hf_path="nvidia/NVIDIA-Nemotron-Nano-9B-v2",
-                trust_remote_code=True, tp_size=8, pp_size=1, seq_length=8192, mbs=4, gbs=768,
-                train_iters=train_iters, lr=0.0001, min_lr=1e-05, lr_warmup_iters=100, eval_interval=400,
+def distill_log(train_iters: int = 16000, log_interval: int = 10, ms: float = 2700.0, loss_scale: float = 1.0,
+                save_interval: int = 400, **given) -> str:
+    """distill.py at ModelOpt 0.44.0 on Megatron-Bridge 0.3.0: its arguments block (argparse order, `{k:<35} {v}`),
+    iteration lines as training_log prints them (losses only when positive: lm loss is 0 with skip_lm_loss and
+    there are no intermediate layer pairs, so only `total loss` and `logits distillation loss` appear), the LR
+    schedule distill.py configures (linear warmup, cosine to min_lr over train_iters), async checkpoint saves."""
+    from checks.steps.distill import expected_lr
+
+    args = dict(teacher_hf_path="nvidia/NVIDIA-Nemotron-Nano-9B-v2", student_hf_path="/runs/r/prune/hf",
+                trust_remote_code=True, tp_size=8, pp_size=1, data_paths=["5", "tokenized_nemotron_v2/code"],
+                data_path_to_cache="/data/cache", use_mock_data=False, seq_length=8192, mbs=4, gbs=768,
+                train_iters=train_iters, lr=0.0001, min_lr=1e-05, lr_warmup_iters=100, eval_interval=save_interval,
                 eval_iters=32, log_interval=log_interval, output_dir="/runs/r/distill/output")
+    args.update(given)  # what the command passed (the test doubles echo their argv, as distill.py does)
+    ckpts = f"{args['output_dir']}/checkpoints"
     out = ["", "==================== Arguments ===================="]
     out += [f"{k:<35} {v}" for k, v in args.items()]
-    out += ["===================================================", "", "Starting distillation..."]
+    out += ["===================================================", "", "", "Starting distillation..."]
     for it in range(log_interval, train_iters + 1, log_interval):
-        lr = 1e-4 * min(1.0, it / 100)
-        kd = (0.9 * (1 + 1000 / (it + 200)) ** -1 + 0.3) * loss_scale
+        lr = expected_lr(it, args["lr"], args["min_lr"], args["lr_warmup_iters"], train_iters)
+        kd = (0.3 + 0.9 * (1 + it / 1000) ** -0.5) * loss_scale  # falls, as a distillation does
         t = ms * (3.0 if it == log_interval else 1.0) + (it % 7)
         out.append(
-            f" [2026-05-20 10:00:00] iteration {it:8d}/{train_iters:8d} | consumed samples: {it * 768:12d} |"
-            f" elapsed time per iteration (ms): {t:.1f} | throughput per GPU (TFLOP/s/GPU): 431.2 |"
-            f" learning rate: {lr:.6E} | global batch size:   768 | lm loss: {kd + 0.5:.6E} |"
-            f" total loss: {kd:.6E} | logits distillation loss: {kd:.6E} | intermediate distillation loss: {0.0:.6E} |"
-            f" loss scale: 1.0 | grad norm: 0.412 | number of skipped iterations:   0 | number of nan iterations:   0 |")
+            f" [2026-05-20 10:00:00] iteration {it:8d}/{train_iters:8d} | consumed samples: {it * args['gbs']:12d} |"
+            f" elapsed time per iteration (ms): {t:.1f} | learning rate: {lr:.6E} | global batch size: {args['gbs']:5d} |"
+            f" total loss: {kd:.6E} | logits distillation loss: {kd:.6E} | loss scale: 1.0 | grad norm: 0.412 |"
+            f" number of skipped iterations: {0:3d} | number of nan iterations: {0:3d} |")
         if it == log_interval:
             out.append("[Rank 0] (after 10 iterations) memory (GB) | mem-allocated-gigabytes: 31.17 |"
                        " mem-max-allocated-gigabytes: 61.43 | mem-reserved-gigabytes: 66.5")
-        if it % 400 == 0:
-            out.append(f"  successfully saved checkpoint from iteration {it:7d} to /runs/r/distill/output/checkpoints"
-                       " [ t 1/8, p 1/1 ]")
-    out += ["", "Distillation done! Saved checkpoint to /runs/r/distill/output/checkpoints in megatron distributed "
-            "checkpoint format.", ""]
+        if it % save_interval == 0:
+            out.append(f"saving checkpoint at iteration {it:7d} to {ckpts} in torch_dist format")
+            out.append(f"  successfully saved checkpoint from iteration {it:7d} to {ckpts} [ t 1/8, p 1/1 ]")
+    out += ["", f"Distillation done! Saved checkpoint to {ckpts} in megatron distributed checkpoint format.", ""]
     return "\n".join(out)
 
 
@@ -246,35 +275,64 @@ EVAL_TASKS = [("ns_mmlu_pro", "mmlu-pro", "pass@1", "symbolic_correct"),
               ("ns_scicode", "scicode", "pass@1[avg-of-8]", "subtask_accuracy")]
 
 
-def write_eval(d: Path, scores: list[float]) -> None:
+def write_eval(d: Path, scores: list[float], math500: bool = True) -> None:
+    """The launcher's results tree: <invocation>/<task>/artifacts/{results.yml, run_config.yml}. NeMo-Skills (ns_*)
+    scores are percentages, simple_evals' (AA_math_test_500) fractions; run_config.yml names the harness."""
     d.mkdir(parents=True, exist_ok=True)
     for (job, task, metric, score), v in zip(EVAL_TASKS, scores[1:]):
+        if job == "AA_math_test_500" and not math500:
+            continue  # commented out in the tutorial's nemo_evaluator.yaml: runs only as the kit's opt-in
+        framework = "simple_evals" if job == "AA_math_test_500" else "nemo_skills"
+        value = round(v / 100, 6) if framework == "simple_evals" else v
         art = d / "20260521_101010-abcdef" / job / "artifacts"
         art.mkdir(parents=True, exist_ok=True)
-        doc = {"results": {"tasks": {task: {"metrics": {metric: {"scores": {score: {"value": v, "stats": {"count": 100}}}}}}}}}
+        doc = {"command": f"{framework} ...", "config": {"type": job},
+               "results": {"tasks": {task: {"metrics": {metric: {"scores": {score: {"value": value, "stats": {"count": 100}}}}}}}}}
         (art / "results.yml").write_text(yaml.safe_dump(doc))
+        (art / "run_config.yml").write_text(yaml.safe_dump({"framework_name": framework, "pkg_name": framework,
+                                                            "config": {"type": job}}))
     lm = d / "lm_eval"
     lm.mkdir(exist_ok=True)
     (lm / "results_2026-05-21T10-10-10.json").write_text(json.dumps(
         {"results": {"mmlu": {"acc,none": scores[0] / 100, "acc_stderr,none": 0.0037, "alias": "mmlu"}},
          "n-shot": {"mmlu": 5}}))
-    (d / "step.log").write_text("nemo-evaluator-launcher run --config nemo_evaluator.yaml\nall jobs finished\n")
 
 
 # ---------------------------------------------------------------- bench
 BENCH = {"12b-bf16": (22.9, 585), "9b-bf16": (16.6, 794), "9b-fp8": (9.6, 1012), "7b-bf16": (13.1, 963), "7b-fp8": (7.8, 1147)}
 
 
-def bench_log(mem_gib: float, out_tps: float, n: int = 1000, isl: int = 32768, osl: int = 1024) -> str:
+def bench_log(mem_gib: float, out_tps: float, n: int = 1000, isl: int = 32768, osl: int = 1024,
+              model: str = "nvidia/NVIDIA-Nemotron-Nano-9B-v2", kv: str = "fp8", mamba: str = "float32",
+              quantization: str = "None") -> str:
+    """`vllm bench throughput` as vLLM 0.21.0 prints it (line shapes from tests/fixtures/real/vllm): the engine's
+    non-default args and config line echo the settings, the random dataset its lengths, the run its totals."""
     el = n * osl / out_tps
+    args = {"trust_remote_code": True, "load_format": "safetensors", "kv_cache_dtype": kv, "mamba_ssm_cache_dtype": mamba,
+            "model": model, "tokenizer": model}
     return "\n".join([
         "INFO 05-21 10:00:00 [__init__.py:216] Automatically detected platform cuda.",
         "When dataset path is not set, it will default to random dataset",
-        f"(EngineCore_DP0 pid=4242) INFO 05-21 10:00:31 [gpu_model_runner.py:2653] Model loading took {mem_gib:.4f} GiB and 21.503212 seconds",
-        "Processed prompts: 100%|██████████| 1000/1000 [17:42<00:00,  1.06s/it]",
+        f"(EngineCore pid=4242) INFO 05-21 10:00:31 [gpu_model_runner.py:4959] Model loading took {mem_gib:.2f} GiB memory and 21.503212 seconds",
+        f"INFO 05-21 09:59:58 [datasets.py:612] Sampling input_len from [{isl - 1}, {isl - 1}] and output_len from [{osl}, {osl}]",
+        f"INFO 05-21 09:59:59 [utils.py:240] non-default args: {args!r}",
+        f"(EngineCore pid=4242) INFO 05-21 10:00:05 [core.py:109] Initializing a V1 LLM engine (v0.21.0) with config: "
+        f"model='{model}', speculative_config=None, tokenizer='{model}', skip_tokenizer_init=False, tokenizer_mode=auto, "
+        f"trust_remote_code=True, dtype=torch.bfloat16, max_seq_len={isl + osl}, load_format=safetensors, "
+        f"tensor_parallel_size=1, pipeline_parallel_size=1, quantization={quantization}, enforce_eager=False, "
+        f"kv_cache_dtype={kv}, device_config=cuda, seed=0",
+        f"Processed prompts: 100%|██████████| {n}/{n} [17:42<00:00,  1.06s/it]",
         f"Throughput: {n / el:.2f} requests/s, {n * (isl + osl) / el:.2f} total tokens/s, {out_tps:.2f} output tokens/s",
-        f"Total num prompt tokens:  {n * isl}",
+        f"Total num prompt tokens:  {n * (isl - 1)}",
         f"Total num output tokens:  {n * osl}", ""])
+
+
+def bench_model(variant: str, run: Path) -> dict:
+    """What each bench variant of the full profile serves (recipes/profiles/full.yaml)."""
+    model = {"9b-bf16": "nvidia/NVIDIA-Nemotron-Nano-9B-v2", "9b-fp8": "nvidia/NVIDIA-Nemotron-Nano-9B-v2-FP8",
+             "12b-bf16": "nvidia/NVIDIA-Nemotron-Nano-12B-v2", "7b-bf16": f"{run}/convert/hf_iter_12800",
+             "7b-fp8": f"{run}/quantize/hf_fp8"}[variant]
+    return {"model": model, "quantization": "modelopt" if "fp8" in variant else "None"}
 
 
 # ---------------------------------------------------------------- the whole run
@@ -283,36 +341,75 @@ FP8_KINDS = ("mlp.up_proj", "mlp.down_proj", "mamba.in_proj", "mamba.out_proj")
 
 def build_run(root: Path, *, prune_format: str = "modelopt-0.44", gpu: str = GPU, name: str = "tutorial",
               bench: dict | None = None, eval_delta: float | dict = 0.0, loss_scale: float = 1.0, fp8=None,
-              prune_log_text: str | None = None) -> Path:
+              prune_log_text: str | None = None, math500: bool = True) -> Path:
     """Write a run directory that reproduces the tutorial (or a variation of it); returns its path."""
     run = root / name
     (run / "prune").mkdir(parents=True)
     (run / "manifest.json").write_text(json.dumps({
         "schema": 1, "run_id": name, "profile": "full", "gpu": {"model": gpu, "count": 8},
         "versions": {"modelopt": "0.44.0", "vllm": "0.21.0"}, "image": {"name": "nemotron-repro:modelopt-0.44.0"},
-        "steps": {"prune": {"world_size": 8}, "distill": {"world_size": 768}, "bench": {"world_size": 1}}}, indent=2))
-    (run / "prune" / "step.log").write_text(prune_log_text or prune_log(prune_format))
-    write_checkpoint(run / "prune" / "hf", PRUNED_7B)
+        "steps": {"prune": {"world_size": 8}, "distill": {"world_size": 768}, "bench": {"world_size": 1},
+                  "eval/iter_12800": {"world_size": 8, "deviations": [{"id": "addition-eval-mmlu", "kind": "addition"}] + (
+                      [{"id": "addition-eval-math500", "kind": "addition"}] if math500 else [])}}}, indent=2))
+    (run / "prune" / "step.log").write_text(prune_log_text or prune_log(prune_format, out=f"{run}/prune/hf"))
+    write_checkpoint(run / "prune" / "hf", PRUNED_7B, content="pruned")
     (run / "distill").mkdir()
-    (run / "distill" / "step.log").write_text(distill_log(loss_scale=loss_scale))
-    write_checkpoint(run / "convert" / "hf_iter_12800", PRUNED_7B)
+    (run / "distill" / "step.log").write_text(distill_log(loss_scale=loss_scale, student_hf_path=f"{run}/prune/hf",
+                                                          output_dir=f"{run}/distill/output"))
+    write_checkpoint(run / "convert" / "hf_iter_12800", PRUNED_7B, content="distilled-12800")
     (run / "convert" / "step.log").write_text("Converting... done\n")
     for label, scores in EVAL_ROWS.items():
         delta = eval_delta.get(label, 0.0) if isinstance(eval_delta, dict) else eval_delta
-        write_eval(run / "eval" / label, [round(x + delta, 2) for x in scores])
+        write_eval(run / "eval" / label, [round(x + delta, 2) for x in scores], math500)
+        (run / "eval" / label / "step.log").write_text("nemo-evaluator-launcher run --config nemo_evaluator.yaml\nall jobs finished\n")
     quant = {"producer": {"name": "modelopt", "version": "0.44.0"},
              "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None,
                               "exclude_modules": ["lm_head", "*mixer.conv1d*", "*q_proj*", "*k_proj*", "*v_proj*", "*o_proj*"]}}
-    write_checkpoint(run / "quantize" / "hf_fp8", PRUNED_7B, fp8=FP8_KINDS if fp8 is None else fp8, quant=quant)
+    write_checkpoint(run / "quantize" / "hf_fp8", PRUNED_7B, fp8=FP8_KINDS if fp8 is None else fp8, quant=quant,
+                     content="distilled-12800")
     (run / "quantize" / "step.log").write_text(
-        "Quantized model exported to: /runs/r/quantize/hf_fp8. Total time used 83.2s\n")
+        f"Quantized model exported to: {run}/quantize/hf_fp8. Total time used 83.2s\n")
     for v, (mem, tps) in {**BENCH, **(bench or {})}.items():
         (run / "bench" / v).mkdir(parents=True)
-        (run / "bench" / v / "step.log").write_text(bench_log(mem, tps))
+        (run / "bench" / v / "step.log").write_text(bench_log(mem, tps, **bench_model(v, run)))
+    commands = recorded_commands(run)
     for meta in _meta_dirs(run):
+        unit = str(meta.relative_to(run))
         (meta / "step.json").write_text(json.dumps(
-            {"command": "...", "exit_code": 0, "started": "2026-05-20T10:00:00Z", "ended": "2026-05-20T11:00:00Z"}))
+            {"unit": unit, "command": commands.get(unit, ""), "exit_code": 0, "started": "2026-05-20T10:00:00Z",
+             "ended": "2026-05-20T11:00:00Z"}))
     return run
+
+
+def recorded_commands(run: Path) -> dict[str, str]:
+    """The commands the runner records in step.json, as the full profile renders them for this run."""
+    mo = "/opt/Model-Optimizer/examples"
+    out = {
+        "prune": f"torchrun --nproc_per_node 8 {mo}/megatron_bridge/prune_minitron.py \\\n--pp_size 8 \\\n"
+                 "--hf_model_name_or_path nvidia/NVIDIA-Nemotron-Nano-9B-v2 \\\n--trust_remote_code \\\n"
+                 "--prune_target_params 7e9 \\\n--hparams_to_skip num_attention_heads \\\n--seq_length 8192 \\\n"
+                 f"--output_hf_path {run}/prune/hf",
+        "distill": f"torchrun --nproc_per_node 8 {mo}/megatron_bridge/distill.py \\\n"
+                   "--teacher_hf_path nvidia/NVIDIA-Nemotron-Nano-9B-v2 \\\n"
+                   f"--student_hf_path {run}/prune/hf \\\n--trust_remote_code \\\n--tp_size 8 \\\n--pp_size 1 \\\n"
+                   "--data_paths 5 tokenized_nemotron_v2/code \\\n--data_path_to_cache /data/cache \\\n"
+                   "--seq_length 8192 \\\n--mbs 4 \\\n--gbs 768 \\\n--train_iters 16000 \\\n--lr 1e-4 \\\n"
+                   "--min_lr 1e-5 \\\n--lr_warmup_iters 100 \\\n--eval_interval 400 \\\n--eval_iters 32 \\\n"
+                   f"--log_interval 10 \\\n--output_dir {run}/distill/output",
+        "convert": f"python /opt/Megatron-Bridge/examples/conversion/convert_checkpoints.py export \\\n"
+                   f"--hf-model {run}/prune/hf \\\n--megatron-path {run}/distill/output/checkpoints/iter_0012800 \\\n"
+                   f"--hf-path {run}/convert/hf_iter_12800",
+        "quantize": f"python {mo}/llm_ptq/hf_ptq.py \\\n--pyt_ckpt_path {run}/convert/hf_iter_12800 \\\n"
+                    f"--export_path {run}/quantize/hf_fp8 \\\n--qformat fp8 \\\n--trust_remote_code",
+    }
+    for label in EVAL_ROWS:
+        out[f"eval/{label}"] = ("nemo-evaluator-launcher run --config nemo_evaluator.yaml "
+                                f"-o deployment.checkpoint_path={run}/convert/hf_iter_12800")
+    for v in BENCH:
+        out[f"bench/{v}"] = (f"vllm bench throughput \\\n--model {bench_model(v, run)['model']} \\\n"
+                             "--random-input-len 32768 \\\n--random-output-len 1024 \\\n--trust-remote-code \\\n"
+                             "--mamba_ssm_cache_dtype float32 \\\n--kv-cache-dtype fp8 \\\n--load-format safetensors")
+    return out
 
 
 def _meta_dirs(run: Path):

@@ -1,17 +1,22 @@
 """distill: Megatron-Bridge training log of ModelOpt's examples/megatron_bridge/distill.py.
 
-Per-iteration lines (megatron/bridge/training/utils/train_utils.py, training_log):
-  " [YYYY-mm-dd HH:MM:SS] iteration   N/  T | consumed samples: S | elapsed time per iteration (ms): X |
-    [throughput per GPU (TFLOP/s/GPU): X |] learning rate: X.XXXXXXE-05 | global batch size: B |
-    <loss name>: X.XXXXXXE+00 | ... | loss scale: X | [grad norm: X |] number of skipped iterations: K |
-    number of nan iterations: K |"
-A loss that is NaN is *omitted* from that line (it is printed only when >= 0), so a loss name missing
-from some lines is itself a sign of NaN. Memory: "[Rank R] (after N iterations) memory (GB) | key: v | ...".
+Lines read (Megatron-Bridge 0.3.0, the version nemo:26.02 ships; real pastes in tests/fixtures/real/megatron):
+- distill.py's arguments block: "==================== Arguments ====================", one `key  value` line per
+  argument (argparse order at ModelOpt 0.44.0, sorted from 0.45.0), a closing line of "=".
+- iteration lines (train_utils.training_log): " [YYYY-mm-dd HH:MM:SS] iteration N/T | consumed samples: S |
+  elapsed time per iteration (ms): X | learning rate: X.XXXXXXE-05 | global batch size: B | <loss>: X | ... |
+  loss scale: X | grad norm: X | number of skipped iterations: K | number of nan iterations: K |". A loss is
+  printed only when positive, so NaN (and, before Megatron-Bridge 0.4, zero) losses are missing from a line.
+- memory: "[Rank R] (after N iterations) memory (GB) | key: v | ..." (or "(MB)" in Megatron-LM).
+- checkpoints: "successfully saved checkpoint from iteration N to ...", " loading distributed checkpoint from
+  ... at iteration N" (a resume), and "Distillation done! ..." after the last iteration.
 
-Only the known Megatron fields and names ending in "loss" are read from an iteration line: another rank's
-print can land inside it, and such foreign fragments are counted, never taken for a loss.
-The log is read with `logread.scan` (only lines holding NEEDLES, plus the arguments block), so a log of
-gigabytes parses at disk speed in constant memory.
+One run per log: a resume from the run's own checkpoint continues the same run (the iterations after the
+resume point replace those logged before the failure); a restart from scratch, or a traceback or `Killed`
+after the completion line, is recorded with its line so the judge can say so. Only the known Megatron fields
+and names ending in "loss" are read: another rank's print can land inside an iteration line, and such
+foreign fragments are counted, never taken for a loss. The log is read with `logread.scan` (only lines
+holding NEEDLES, plus the arguments block), so a log of gigabytes parses at disk speed in constant memory.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from checks.errors import FormatNotRecognised
-from checks.logread import Line, text_lines
-from checks.textparse import integer, number
+from checks.logread import TROUBLE_NEEDLES, Line, text_lines, trouble
+from checks.textparse import integer, literal, number
 
 FORMATS = ("megatron-bridge",)
-NEEDLES = ("iteration", "memory (GB)", "Distillation done")
+NEEDLES = ("iteration", "memory (", "Distillation done", "checkpoint", *TROUBLE_NEEDLES)
 BLOCKS = (("=== Arguments ===", "====="),)
+WINDOW = 0.1  # share of the logged iterations averaged at each end to judge whether the loss falls
 
 
 @dataclass(slots=True)
@@ -45,16 +51,33 @@ class Iteration:
     skipped: int = 0
     nan: int = 0
     line: int = 0
+    src: str = ""
+
+
+@dataclass
+class Segment:
+    """One process's part of the log: from its start (arguments block or resume) to the next."""
+
+    where: str
+    resumed_from: int | None = None
+    first_iteration: int | None = None
+    last_iteration: int | None = None
 
 
 @dataclass
 class DistillRecord:
     format: str | None = None
-    args: dict[str, str] = field(default_factory=dict)
+    args: dict[str, object] = field(default_factory=dict)
     iterations: list[Iteration] = field(default_factory=list)
     memory_gb: dict[str, float] = field(default_factory=dict)  # peak of each reported key
     checkpoints: list[int] = field(default_factory=list)
     completed: bool = False
+    segments: list[Segment] = field(default_factory=list)
+    resumed_from: list[int] = field(default_factory=list)
+    restarts_from_scratch: list[str] = field(default_factory=list)  # file:line of each: two runs in one log
+    args_changed: list[str] = field(default_factory=list)  # a later arguments block that differs from the first
+    trouble: list[str] = field(default_factory=list)  # "file:line: text" of tracebacks, Killed, OOM (first 10)
+    trouble_after_completion: str | None = None
     # Derived, so that goldens can name them.
     train_iters: int | None = None
     last_iteration: int | None = None
@@ -65,9 +88,14 @@ class DistillRecord:
     skipped_iterations: int = 0
     nonfinite_losses: int = 0
     dropped_loss_values: int = 0
+    iterations_without_loss: int = 0
     foreign_fragments: int = 0  # text of other ranks found inside iteration lines (not taken as values)
     missing_iterations: list[int] = field(default_factory=list)
     out_of_order: int = 0
+    consumed_samples_mismatches: int = 0  # iterations whose consumed samples != gbs x iteration
+    lr_schedule_max_rel_error: float | None = None  # against warmup + cosine decay from the arguments
+    main_loss: str | None = None
+    loss_reduction: float | None = None  # mean of the first WINDOW of the main loss / mean of the last
     final_losses: dict[str, float] = field(default_factory=dict)
     where: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -75,14 +103,16 @@ class DistillRecord:
 
 _ITER = re.compile(r"\biteration\s+(\d+)\s*/\s*(\d+)\s*\|(.*)$")
 _ARG = re.compile(r"^(\w+)\s{2,}(.*?)\s*$")
-_MEM = re.compile(r"\(after (\d+) iterations\) memory \(GB\)((?:\s*\|\s*[\w-]+:\s*[^|]+)+)")
+_MEM = re.compile(r"\(after (\d+) iterations\) memory \((GB|MB)\)((?:\s*\|\s*[\w -]+:\s*[^|]+)+)")
 _SAVED = re.compile(r"successfully saved checkpoint from iteration\s+(\d+)")
+_LOADED = re.compile(r"loading (?:release )?distributed checkpoint from \S+ at iteration\s+(\d+)")
 _DONE = "Distillation done!"
 _KNOWN = {
     "consumed samples", "skipped samples", "elapsed time per iteration (ms)", "throughput per GPU (TFLOP/s/GPU)",
-    "energy per GPU (J/iter/GPU)", "power per GPU (W/GPU)", "learning rate", "global batch size", "loss scale",
-    "grad norm", "num zeros", "params norm", "max attention logit", "number of skipped iterations",
-    "number of nan iterations", "tokens per second per GPU", "tokens/sec/GPU",
+    "energy per GPU (J/iter/GPU)", "power per GPU (W/GPU)", "learning rate", "decoupled learning rate",
+    "global batch size", "loss scale", "grad norm", "num zeros", "params norm", "max attention logit",
+    "number of skipped iterations", "number of nan iterations", "tokens per second per GPU", "tokens/sec/GPU",
+    "consumed tokens", "actual seqlen", "samples per second", "TFLOPs",
 }
 _NUMERIC = re.compile(r"^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf|NaN|INF|NAN|Inf)$")
 
@@ -92,42 +122,80 @@ def parse_log(text: str, source: str = "step.log") -> DistillRecord:
 
 
 def parse(lines: Iterable[Line], source: str = "step.log") -> DistillRecord:
+    """Parse one distillation (one file, or a step's attempts chained: each Line then names its file)."""
     rec = DistillRecord()
     in_args = False
+    seg: Segment | None = None
+    loaded: int | None = None  # a resume seen since the segment's last iteration
     for ln in lines:
-        line = ln.text
-        s = line.strip()
+        line, s = ln.text, ln.text.strip()
+        at = f"{ln.src or source}:{ln.no}"
         if "=== Arguments ===" in s:
             in_args = True
-            rec.where.setdefault("args", f"{source}:{ln.no}")
+            seg = Segment(at)
+            rec.segments.append(seg)
+            if not rec.args:
+                rec.where["args"] = at
             continue
         if in_args:
             if s.startswith("====="):
                 in_args = False
             elif m := _ARG.match(s):
-                rec.args[m.group(1)] = m.group(2)
+                v = literal(m.group(2))
+                key, v = m.group(1), m.group(2) if v is None else v
+                if key in rec.args and rec.args[key] != v:
+                    rec.args_changed.append(f"{key}: {rec.args[key]!r} -> {v!r} at {at}")
+                rec.args.setdefault(key, v)
+                rec.where.setdefault(f"args.{key}", at)
             continue
         if "iteration" in line:
             if m := _ITER.search(line):
-                it = _iteration(rec, int(m.group(1)), int(m.group(2)), m.group(3), ln.no)
+                n = int(m.group(1))
+                if seg is None:
+                    seg = Segment(at)
+                    rec.segments.append(seg)
+                if seg.first_iteration is None:
+                    _segment_starts(rec, seg, n, loaded, at)
+                    loaded = None
+                it = _iteration(rec, n, int(m.group(2)), m.group(3), ln.no, ln.src or source)
                 if it is not None:
                     rec.iterations.append(it)
+                    seg.last_iteration = n
                 continue
-            if "checkpoint" in line and (m := _SAVED.search(line)):
-                rec.checkpoints.append(int(m.group(1)))
-                rec.where["checkpoints"] = f"{source}:{ln.no}"
-                continue
-            if "memory (GB)" in line and (m := _MEM.search(line)):
-                _memory(rec, m.group(2))
-                rec.where.setdefault("memory_gb", f"{source}:{ln.no}")
+            if "checkpoint" in line:
+                if m := _SAVED.search(line):
+                    rec.checkpoints.append(int(m.group(1)))
+                    rec.where["checkpoints"] = at
+                    continue
+                if m := _LOADED.search(line):
+                    loaded = int(m.group(1))
+                    if seg is None or seg.first_iteration is not None:  # a resume without a new arguments block
+                        seg = Segment(at)
+                        rec.segments.append(seg)
+                    continue
+            if "memory (" in line and (m := _MEM.search(line)):
+                _memory(rec, m.group(3), m.group(2))
+                rec.where.setdefault("memory_gb", at)
                 continue
         if _DONE in s:
             rec.completed = True
-            rec.where["completed"] = f"{source}:{ln.no}"
+            rec.where["completed"] = at
+            continue
+        if trouble(line):
+            if len(rec.trouble) < 10:
+                rec.trouble.append(f"{at}: {s[:200]}")
+            if rec.completed and rec.trouble_after_completion is None:
+                rec.trouble_after_completion = f"{at}: {s[:200]}"
     rec.checkpoints = sorted(set(rec.checkpoints))
     if rec.iterations:
         rec.format = "megatron-bridge"
-    elif not rec.args:
+    elif not rec.args and not rec.segments:
+        if rec.trouble:
+            from checks.errors import CheckError
+
+            raise CheckError("the distillation failed before it logged its arguments or an iteration",
+                             where=rec.trouble[0].split(": ", 1)[0], found=rec.trouble[0].split(": ", 1)[1],
+                             hint="see the log around that line, fix the cause and rerun `make distill`")
         raise FormatNotRecognised(
             "distill log format not recognised",
             expected="Megatron-Bridge training lines (' iteration N/T | consumed samples: ...')",
@@ -135,20 +203,37 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> DistillRecord:
             hint="check that this is the distillation step's log; if Megatron-Bridge changed its "
             "log format, teach checks/steps/distill.py the new format",
         )
-    _derive(rec, source)
+    _derive(rec)
     return rec
 
 
-def _memory(rec: DistillRecord, text: str) -> None:
+def _segment_starts(rec: DistillRecord, seg: Segment, n: int, loaded: int | None, at: str) -> None:
+    """The first iteration of a segment: a resume replaces what was logged after its resume point; a
+    start from scratch after earlier iterations is a second run in the same log."""
+    seg.first_iteration = n
+    if loaded is not None:
+        seg.resumed_from = loaded
+        rec.resumed_from.append(loaded)
+        while rec.iterations and rec.iterations[-1].iteration > loaded:
+            rec.iterations.pop()
+        rec.checkpoints = [c for c in rec.checkpoints if c <= loaded]
+    elif rec.iterations and n <= rec.iterations[-1].iteration:
+        rec.restarts_from_scratch.append(seg.where)
+        rec.where.setdefault("restarts_from_scratch", seg.where)
+
+
+def _memory(rec: DistillRecord, text: str, unit: str) -> None:
+    scale = 1 / 1024 if unit == "MB" else 1.0
     for part in text.split("|"):
         if ":" in part:
             k, v = part.split(":", 1)
             x = number(v)
             if x is not None:
-                rec.memory_gb[k.strip()] = max(x, rec.memory_gb.get(k.strip(), x))
+                k = k.strip()
+                rec.memory_gb[k] = max(x * scale, rec.memory_gb.get(k, x * scale))
 
 
-def _iteration(rec: DistillRecord, n: int, total: int, rest: str, no: int) -> Iteration | None:
+def _iteration(rec: DistillRecord, n: int, total: int, rest: str, no: int, src: str) -> Iteration | None:
     fields: dict[str, str] = {}
     losses: dict[str, float] = {}
     for part in rest.split("|"):
@@ -180,24 +265,44 @@ def _iteration(rec: DistillRecord, n: int, total: int, rest: str, no: int) -> It
         skipped=integer(fields.get("number of skipped iterations")) or 0,
         nan=integer(fields.get("number of nan iterations")) or 0,
         line=no,
+        src=src,
     )
 
 
-def _derive(rec: DistillRecord, source: str) -> None:
+def expected_lr(n: int, lr: float, min_lr: float, warmup: int, decay: int) -> float:
+    """Megatron-Bridge's warmup + cosine annealing (distill.py's optimizer config): linear from 0 to `lr` over
+    `warmup` iterations, then cosine down to `min_lr` at `decay` (= train_iters), constant after."""
+    if warmup > 0 and n <= warmup:
+        return lr * n / warmup
+    if n >= decay:
+        return min_lr
+    ratio = (n - warmup) / max(decay - warmup, 1)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * ratio)) * (lr - min_lr)
+
+
+def _num_arg(rec: DistillRecord, key: str) -> float | None:
+    v = rec.args.get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _derive(rec: DistillRecord) -> None:
     its = rec.iterations
-    gbs, seq = integer(rec.args.get("gbs")), integer(rec.args.get("seq_length"))
+    gbs, seq = _num_arg(rec, "gbs"), _num_arg(rec, "seq_length")
     if gbs and seq:
-        rec.tokens_per_iteration = gbs * seq
+        rec.tokens_per_iteration = int(gbs * seq)
         rec.where["tokens_per_iteration"] = rec.where.get("args", "")
-    rec.train_iters = integer(rec.args.get("train_iters")) or (its[-1].train_iters if its else None)
+    train_iters = _num_arg(rec, "train_iters")
+    rec.train_iters = int(train_iters) if train_iters else (its[-1].train_iters if its else None)
     if not its:
         return
-    last = f"{source}:{its[-1].line}"
+    at = lambda i: f"{i.src}:{i.line}"  # noqa: E731
     rec.last_iteration = its[-1].iteration
     for key in ("last_iteration", "final_losses", "iterations"):
-        rec.where[key] = last
-    # The first logged interval includes start-up and compilation; it is not the steady state.
-    steady = [i.ms_per_iter for i in its[1:] if i.ms_per_iter is not None and math.isfinite(i.ms_per_iter)]
+        rec.where[key] = at(its[-1])
+    # The first logged interval of each process includes start-up and compilation; it is not the steady state.
+    firsts = {s.first_iteration for s in rec.segments}
+    steady = [i.ms_per_iter for i in its if i.iteration not in firsts and i.ms_per_iter is not None
+              and math.isfinite(i.ms_per_iter)]
     if steady:
         rec.median_ms_per_iter = statistics.median(steady)
         rec.minutes_per_1k_iters = rec.median_ms_per_iter * 1000 / 60_000
@@ -206,24 +311,64 @@ def _derive(rec: DistillRecord, source: str) -> None:
     names = set().union(*(i.losses for i in its))
     rec.nonfinite_losses = sum(1 for i in its for v in i.losses.values() if not math.isfinite(v))
     rec.dropped_loss_values = sum(1 for i in its for k in names if k not in i.losses)
-    for key, bad in (("nan_iterations", lambda i: i.nan), ("skipped_iterations", lambda i: i.skipped),
-                     ("nonfinite_losses", lambda i: any(not math.isfinite(v) for v in i.losses.values())),
-                     ("dropped_loss_values", lambda i: names - set(i.losses))):
+    rec.iterations_without_loss = sum(1 for i in its if not i.losses)
+    checks = {
+        "nan_iterations": lambda i: i.nan,
+        "skipped_iterations": lambda i: i.skipped,
+        "nonfinite_losses": lambda i: any(not math.isfinite(v) for v in i.losses.values()),
+        "dropped_loss_values": lambda i: names - set(i.losses),
+        "iterations_without_loss": lambda i: not i.losses,
+    }
+    if gbs:
+        checks["consumed_samples_mismatches"] = lambda i: i.consumed_samples != int(gbs) * i.iteration
+        rec.consumed_samples_mismatches = sum(1 for i in its if checks["consumed_samples_mismatches"](i))
+    for key, bad in checks.items():
         first = next((i for i in its if bad(i)), None)
         if first is not None:
-            rec.where[key] = f"{source}:{first.line}"
-    interval = integer(rec.args.get("log_interval")) or _guess_interval(its)
+            rec.where[key] = at(first)
+    _lr_schedule(rec, at)
+    interval = _num_arg(rec, "log_interval") or _guess_interval(its)
     if interval:
         seen = {i.iteration for i in its}
         first = its[0].iteration
-        expected = range(first, rec.last_iteration + 1, interval)
-        rec.missing_iterations = [k for k in expected if k not in seen][:1000]
-    # A resumed run logs some iterations again; anything else out of order means interleaved logs.
+        rec.missing_iterations = [k for k in range(first, rec.last_iteration + 1, int(interval)) if k not in seen][:1000]
     back = [b for a, b in zip(its, its[1:]) if b.iteration <= a.iteration]
     rec.out_of_order = len(back)
     if back:
-        rec.where["out_of_order"] = f"{source}:{back[0].line}"
+        rec.where["out_of_order"] = at(back[0])
     rec.final_losses = dict(its[-1].losses)
+    _loss_trend(rec, names)
+
+
+def _lr_schedule(rec: DistillRecord, at) -> None:
+    lr, min_lr, warmup = _num_arg(rec, "lr"), _num_arg(rec, "min_lr"), _num_arg(rec, "lr_warmup_iters")
+    decay = _num_arg(rec, "lr_decay_iters") or _num_arg(rec, "train_iters")
+    if lr is None or min_lr is None or warmup is None or not decay:
+        return
+    worst, worst_it, skipped = 0.0, None, 0
+    for i in rec.iterations:
+        if i.lr is None:
+            continue
+        want = expected_lr(i.iteration - skipped, lr, min_lr, int(warmup), int(decay))
+        skipped += i.skipped  # skipped updates do not advance the schedule
+        err = abs(i.lr - want) / max(abs(want), 1e-30) if math.isfinite(i.lr) else math.inf
+        if err > worst:
+            worst, worst_it = err, i
+    rec.lr_schedule_max_rel_error = worst
+    if worst_it is not None:
+        rec.where["lr_schedule_max_rel_error"] = at(worst_it)
+
+
+def _loss_trend(rec: DistillRecord, names: set[str]) -> None:
+    main = next((n for n in ("total loss", "lm loss") if n in names), min(names) if names else None)
+    if main is None:
+        return
+    rec.main_loss = main
+    vals = [i.losses[main] for i in rec.iterations if main in i.losses and math.isfinite(i.losses[main])]
+    k = max(1, int(len(vals) * WINDOW))
+    if len(vals) >= 2 * k and len(vals) >= 4:
+        first, last = statistics.fmean(vals[:k]), statistics.fmean(vals[-k:])
+        rec.loss_reduction = first / last if last > 0 else math.inf
 
 
 def _guess_interval(its: list[Iteration]) -> int | None:

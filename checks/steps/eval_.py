@@ -1,9 +1,13 @@
 """eval: scores per evaluated model, from nemo-evaluator-launcher results and lm-evaluation-harness.
 
-- NeMo Evaluator writes results.yml: results.tasks.<task>.metrics.<metric>.scores.<score>.value.
-  The tutorial names a score by flattening that path as exporters do: "<task>_<metric>_<score>" with
-  "@" -> "_at_" and "[...]" -> "_..." (e.g. gpqa / pass@1[avg-of-8] / symbolic_correct ->
-  gpqa_pass_at_1_avg-of-8_symbolic_correct). NeMo-Skills scores are already percentages.
+- NeMo Evaluator writes <invocation>/<task>/artifacts/results.yml: results.tasks.<task>.metrics.<metric>.
+  scores.<score>.value. The tutorial names a score by flattening that path as exporters do:
+  "<task>_<metric>_<score>" with "@" -> "_at_" and "[...]" -> "_..." (e.g. gpqa / pass@1[avg-of-8] /
+  symbolic_correct -> gpqa_pass_at_1_avg-of-8_symbolic_correct).
+- The scale depends on the harness: NeMo-Skills (the ns_* tasks) reports percentages, simple_evals
+  (AA_math_test_500, gpqa_diamond) and lm-evaluation-harness report fractions. The harness is read from the
+  results tree, never assumed: run_config.yml's `framework_name` beside results.yml, else the harness command
+  results.yml records. A score whose harness cannot be told is an error, not a guess.
 - lm-evaluation-harness writes results_<timestamp>.json: results.mmlu["acc,none"], a fraction; the
   tutorial's "mmlu" column is that value times 100.
 """
@@ -20,9 +24,18 @@ import yaml
 from checks.errors import CheckError
 
 
+# Harness -> factor to percent. Sources: NeMo-Skills metrics/base.py (100.0 * value / total); the launcher's
+# export of a simple_evals run (gpqa_diamond_score_micro: 0.4); lm-eval's acc (tests/fixtures/real/nemo-evaluator).
+PERCENT_FACTOR = {"nemo_skills": 1.0, "simple_evals": 100.0, "lm-evaluation-harness": 100.0}
+_COMMAND_HARNESS = ((re.compile(r"(?:^|&&|;|\s)simple_evals\s"), "simple_evals"),
+                    (re.compile(r"\bns eval\b|nemo_skills"), "nemo_skills"),
+                    (re.compile(r"\blm[-_]eval\b"), "lm-evaluation-harness"))
+
+
 @dataclass
 class EvalRecord:
     models: dict[str, dict[str, float]] = field(default_factory=dict)  # label -> metric name -> score (%)
+    harness: dict[str, dict[str, str]] = field(default_factory=dict)  # label -> metric -> "harness (how known)"
     sources: dict[str, list[str]] = field(default_factory=dict)  # label -> files read
     where: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -35,8 +48,36 @@ def metric_name(task: str, metric: str, score: str) -> str:
     return re.sub(r"_+", "_", raw)
 
 
-def parse_results_yml(text: str) -> dict[str, float]:
-    """Pure: NeMo Evaluator results.yml text -> {flattened metric name: value}. CheckError if malformed."""
+def harness_of(doc: dict, run_config: object) -> tuple[str, str]:
+    """(harness, how it is known) for a results.yml; CheckError when the results tree does not say."""
+    if run_config is not None:
+        name = run_config.get("framework_name") if isinstance(run_config, dict) else None
+        if not isinstance(name, str):
+            raise CheckError("run_config.yml names no harness", expected="framework_name: nemo_skills | simple_evals | "
+                             "lm-evaluation-harness", found=f"{type(run_config).__name__}",
+                             hint="the file is truncated or corrupt; rerun the evaluation or restore the launcher's artifacts/")
+        if name in PERCENT_FACTOR:
+            return name, "run_config.yml framework_name"
+        raise CheckError(f"unknown harness {name!r} in run_config.yml", expected=", ".join(PERCENT_FACTOR),
+                         hint="teach checks/steps/eval_.py its scale (percent or fraction), from its source")
+    command = doc.get("command") if isinstance(doc.get("command"), str) else ""
+    for pattern, name in _COMMAND_HARNESS:
+        if pattern.search(command):
+            return name, "the command in results.yml"
+    raise CheckError("the scale of these scores cannot be determined",
+                     expected="run_config.yml with framework_name beside results.yml, or the harness command in results.yml",
+                     found="neither", hint="keep the launcher's whole artifacts/ directory in the run (percent or fraction "
+                                           "depends on the harness; the kit never guesses)")
+
+
+def parse_results_yml(text: str, run_config: object = None) -> dict[str, float]:
+    """Pure: NeMo Evaluator results.yml text (and the run_config.yml beside it, parsed) -> {flattened metric
+    name: score in percent}. CheckError if malformed or if the harness, hence the scale, is unknown."""
+    return parse_results(text, run_config)[0]
+
+
+def parse_results(text: str, run_config: object = None) -> tuple[dict[str, float], str]:
+    """As parse_results_yml, also returning "harness (how known)"."""
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -60,7 +101,8 @@ def parse_results_yml(text: str) -> dict[str, float]:
         raise CheckError("results.yml holds no scores",
                          expected="results.tasks.<task>.metrics.<metric>.scores.<score>.value",
                          hint="the evaluation failed or was cut short; see its logs and rerun")
-    return out
+    name, how = harness_of(doc, run_config)
+    return {k: v * PERCENT_FACTOR[name] for k, v in out.items()}, f"{name} ({how})"
 
 
 def parse_lm_eval_json(text: str) -> dict[str, float]:

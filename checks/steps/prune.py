@@ -6,6 +6,10 @@ Log formats (ModelOpt modelopt/torch/prune/plugins/mcore_minitron.py):
   "Original/Pruned hybrid_override_pattern" lines still printed.
 - modelopt-0.46: as 0.45, but "Dropping decoder layers [...] (1-indexed) from model." and no
   hybrid pattern lines (the pattern is then read from the checkpoint's config.json).
+From 0.45 "Original/Pruned Model Stats" panels give the parameter totals ("Total Parameters 31.58B"), and the
+pattern lines may name the key hybrid_layer_pattern. The format is labelled by what matched (format_evidence):
+rich tables with pattern lines are 0.45 (PR #1377); without them, or with "(1-indexed)", 0.46 (PRs #1938, #2005).
+Real logs of each format: tests/fixtures/real/modelopt-prune (provenance beside them).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 
 from checks.errors import FormatNotRecognised
 from checks.hfckpt import HFCheckpoint
-from checks.logread import Line, text_lines
+from checks.logread import Line, text_lines, trouble
 from checks.textparse import Panel, RichTable, hrb, int_dict, int_list, number, rich_blocks, str_list
 
 FORMATS = ("modelopt-0.44", "modelopt-0.45", "modelopt-0.46")
@@ -32,6 +36,7 @@ class Candidate:
 @dataclass
 class PruneRecord:
     format: str | None = None
+    format_evidence: list[str] = field(default_factory=list)
     width_pct: int | None = None
     depth_pct: int | None = None
     skipped_hparams: list[str] | None = None
@@ -40,7 +45,10 @@ class PruneRecord:
     candidates: list[Candidate] = field(default_factory=list)
     num_candidates: int | None = None
     best_subnet: Candidate | None = None
-    best_subnets_printed: int = 0  # one search per log: more than one best subnet means several runs
+    best_subnets_printed: int = 0
+    searches: int = 0  # scored candidate lists printed: one search per log, more means several runs in one log
+    trouble: list[str] = field(default_factory=list)  # "file:line: text" of tracebacks, Killed, OOM (first 10)
+    trouble_after_completion: str | None = None
     dropped_layers: list[int] | None = None
     original_pattern: str | None = None
     pruned_pattern: str | None = None
@@ -119,7 +127,10 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> PruneRecord:
         elif "candidates with scores:" in line and _SCORED_HEADER.match(line):
             scored = []
             rec.candidates = scored
+            rec.searches += 1
             at("candidates", no)
+            at("searches", no)
+            plain = True
         elif "[BEST SUBNET]" in line and line.lstrip().startswith("[BEST SUBNET]"):
             c = _candidate(line)
             if c:
@@ -144,10 +155,19 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> PruneRecord:
         elif line.strip() == "Done!":
             rec.completed = True
             at("completed", no)
+        elif trouble(line):
+            where = f"{item.src or source}:{no}"
+            if len(rec.trouble) < 10:
+                rec.trouble.append(f"{where}: {line.strip()[:200]}")
+            if rec.completed and rec.trouble_after_completion is None:
+                rec.trouble_after_completion = f"{where}: {line.strip()[:200]}"
+    patterns = rec.original_pattern is not None or rec.pruned_pattern is not None
     if plain:
-        rec.format = "modelopt-0.44"
+        rec.format, rec.format_evidence = "modelopt-0.44", ["plain search-space or candidate lines"]
     elif rich:
-        rec.format = "modelopt-0.46" if one_indexed else "modelopt-0.45"
+        rec.format_evidence = ["rich tables/panels"] + (["(1-indexed) layer line"] if one_indexed else []) + \
+            (["hybrid pattern lines"] if patterns else ["no hybrid pattern lines"])
+        rec.format = "modelopt-0.46" if one_indexed or not patterns else "modelopt-0.45"
     rec.num_candidates = len(rec.candidates) if rec.candidates else None
     if "candidates" in rec.where:
         rec.where["num_candidates"] = rec.where["candidates"]
@@ -204,12 +224,21 @@ def _read_table(rec: PruneRecord, t: RichTable, at) -> bool:
             params = cell.get("params") or cell.get("active_params")
             cands.append(Candidate(cfg, hrb(params) if params else None, number(cell.get("score", ""))))
         rec.candidates = cands
+        rec.searches += 1
         at("candidates", t.line)
+        at("searches", t.line)
         return True
     return bool(re.search(r"Top \d+ Candidates", title))
 
 
 def _read_panel(rec: PruneRecord, p: Panel, at) -> bool:
+    if p.title in ("Original Model Stats", "Pruned Model Stats"):
+        total = dict(p.rows).get("Total Parameters")
+        key = "original_params" if p.title.startswith("Original") else "pruned_params"
+        if total and hrb(total) is not None:
+            setattr(rec, key, hrb(total))
+            at(key, p.line)
+        return True
     if "Best Subnet" not in p.title:
         return False
     kv = dict(p.rows)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from checks.hfckpt import HFCheckpoint
-from checks.logread import Line, text_lines
+from checks.logread import Line, text_lines, trouble
 
 # hf_ptq.py's last line: the whole line, so a log cut inside it does not count as finished.
 _DONE = re.compile(r"^Quantized model exported to: (\S+)\. Total time used [\d.]+s\s*$")
@@ -26,6 +26,9 @@ class QuantizeRecord:
     has_tokenizer: bool = False
     completed: bool = False
     exported_to: str | None = None  # the path hf_ptq.py says it exported to
+    exports: int = 0  # "Quantized model exported to" lines: one run per log
+    trouble: list[str] = field(default_factory=list)
+    trouble_after_completion: str | None = None
     checkpoint: HFCheckpoint | None = None
     variants: dict[str, "QuantizeRecord"] = field(default_factory=dict)  # tiers that quantize several models
     where: dict[str, str] = field(default_factory=dict)
@@ -40,9 +43,16 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> QuantizeRecord:
     """Pure: what hf_ptq.py's log says (completion and export path); the checkpoint says the rest."""
     rec = QuantizeRecord()
     for ln in lines:
+        at = f"{ln.src or source}:{ln.no}"
         if "Quantized model exported to:" in ln.text and (m := _DONE.match(ln.text.strip())):
             rec.completed, rec.exported_to = True, m.group(1)
-            rec.where["completed"] = rec.where["exported_to"] = f"{source}:{ln.no}"
+            rec.exports += 1
+            rec.where["completed"] = rec.where["exported_to"] = rec.where["exports"] = at
+        elif trouble(ln.text):
+            if len(rec.trouble) < 10:
+                rec.trouble.append(f"{at}: {ln.text.strip()[:200]}")
+            if rec.completed and rec.trouble_after_completion is None:
+                rec.trouble_after_completion = f"{at}: {ln.text.strip()[:200]}"
     return rec
 
 

@@ -81,6 +81,10 @@ def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[s
         found["hf_token"].append(f"{unit.name} downloads gated models or datasets: set HF_TOKEN, or run `hf auth login` "
                    f"(token file under {cfg.hf_home})")
     inputs = found["inputs"]
+    for var in unit.needs_env:
+        if not env.get(var):
+            inputs.append(f"{unit.name} runs an opt-in addition that needs {var}: set it (export {var}=...), "
+                          "or leave the addition off")
     if unit.step == "eval":
         for var in ("SLURM_HOST", "SLURM_ACCOUNT"):
             if not (cfg.ctx.get(var) or env.get(var)):

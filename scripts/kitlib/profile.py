@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _VAR = re.compile(r"\$\{(\w+)\}")
 
 TOP = ("profile", "recipes", "expected", "env", "steps", "watch")
-STEP_KEYS = ("recipe", "prelude", "additions", "cwd", "after", "nodes", "gpus_per_node", "hours", "hours_source", "env",
+STEP_KEYS = ("recipe", "prelude", "additions", "additions_if", "cwd", "after", "nodes", "gpus_per_node", "hours", "hours_source", "env",
              "link", "keep_iterations", "multinode", "hf_token", "disk_gib", "gpu_model", "variants", "offline",
              "completion")
 VARIANT_KEYS = ("after", "hours", "hours_source", "group")  # plus UPPER_CASE variables
@@ -48,6 +48,7 @@ class Unit:
     group: str | None = None
     offline: bool = False  # the step must need nothing from the network (HF_HUB_OFFLINE=1)
     completion: dict = field(default_factory=dict)  # e.g. {last_iteration: 16000}: exit 0 alone does not stamp
+    needs_env: list[str] = field(default_factory=list)  # secrets an enabled addition needs (checked by preflight)
 
     @property
     def gpu_hours(self) -> float:
@@ -83,7 +84,7 @@ def read(profile: str) -> YMap:
                            ("gpus_per_node", int), ("hours", (int, float)), ("disk_gib", (int, float)),
                            ("multinode", bool), ("hf_token", bool), ("offline", bool), ("prelude", list),
                            ("additions", list), ("after", list), ("keep_iterations", list), ("env", dict),
-                           ("link", dict), ("variants", dict), ("completion", dict)):
+                           ("link", dict), ("variants", dict), ("completion", dict), ("additions_if", dict)):
             yamlio.typed(spec, key, types, what)
         for key in ("nodes", "gpus_per_node", "hours", "disk_gib"):
             if key in spec and spec[key] < 0:
@@ -96,10 +97,20 @@ def read(profile: str) -> YMap:
                 if not (str(k).isupper() or k in VARIANT_KEYS):
                     raise CheckError(f"unknown key {k!r} in variant `{v}` of {what}", where=vspec.where(k),
                                      expected=f"UPPER_CASE variables or one of {', '.join(VARIANT_KEYS)}")
+    if "watch" in doc:  # the early-stop policy: its schema lives with the code that applies it (checks.watch)
+        from checks.watch import policy_from
+
+        policy_from(doc["watch"], doc.where("watch"), f"`watch:` of {path}")
     return doc
 
 
-def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_node: int | None = None) -> list[Unit]:
+# An opt-in addition: the Make variable that enables it and the secret it needs (preflight checks it is set).
+OPT_IN = {"MATH500": ["JUDGE_API_KEY"]}
+
+
+def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_node: int | None = None,
+         enabled: frozenset[str] = frozenset()) -> list[Unit]:
+    """Expand the profile; `enabled` names the opt-in additions asked for (e.g. MATH500)."""
     doc = read(profile)
     path = profile_path(profile)
     recipes = ROOT / doc["recipes"]
@@ -116,10 +127,16 @@ def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_n
             if not recipe.is_file():
                 raise CheckError(f"step `{step}` names a recipe that does not exist", where=spec.where("recipe"),
                                  found=str(recipe), hint="fix the recipe path (relative to the profile's `recipes:`)")
+            opted = [(var, p) for var, paths in (spec.get("additions_if") or {}).items() if var in enabled for p in paths]
+            for var, _ in opted:
+                if var not in OPT_IN:
+                    raise CheckError(f"additions_if names {var!r}, which is no opt-in the kit knows",
+                                     where=spec.where("additions_if"), expected=", ".join(OPT_IN))
             u = Unit(
                 name=name, step=step, variant=variant, recipe=recipe,
                 prelude=[recipes / p for p in spec.get("prelude", [])],
-                additions=[recipes / p for p in spec.get("additions", [])], cwd=spec.get("cwd"),
+                additions=[recipes / p for p in spec.get("additions", [])] + [recipes / p for _, p in opted],
+                needs_env=sorted({e for var, _ in opted for e in OPT_IN[var]}), cwd=spec.get("cwd"),
                 after=[str(a) for a in vspec.get("after", spec.get("after", []))],
                 nodes=int(nodes if (nodes and multinode) else spec.get("nodes", 1)),
                 gpus_per_node=int(gpus_per_node if (gpus_per_node and multinode) else gpus),

@@ -22,7 +22,7 @@ from checks import rundir
 from checks.errors import CheckError
 from checks.rundir import write_atomic
 from kitlib import launchers, manifest
-from kitlib.hooks import Keeper
+from kitlib.hooks import Keeper, Watch
 from kitlib.profile import ROOT, Unit, expand
 from kitlib.render import render
 from kitlib.sampler import GpuSampler, die_with_parent
@@ -43,6 +43,7 @@ class Config:
     gpu_sample_s: int = 10
     keep_poll_s: float = 30
     versions: dict[str, str | None] = field(default_factory=dict)
+    watch: bool = False  # WATCH=1: judge the step as it runs and stop it when the profile's policy says so
 
 
 def child_env(cfg: Config, unit: Unit | None = None) -> dict[str, str]:
@@ -170,6 +171,7 @@ def _run_unit(cfg: Config, unit: Unit) -> int:
     if (sdir / rundir.STAMP).exists():
         print(f"[kit] {unit.name}: already done ({sdir / rundir.STAMP}); delete the stamp to run it again")
         return 0
+    watch = Watch.for_unit(cfg.run_dir, unit, cfg.profile) if cfg.watch else None  # bad policy: stop before launching
     attempt = rotate(sdir)
     env = child_env(cfg, unit)
     for d in (cfg.ctx["DATA_ROOT"], cfg.hf_home, env["VLLM_CACHE_ROOT"]):  # mounted into containers: must exist
@@ -204,6 +206,8 @@ def _run_unit(cfg: Config, unit: Unit) -> int:
         # has lost its log and its stamp; it must not go on unseen.
         launch.proc = subprocess.Popen(launch.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                                        start_new_session=True, preexec_fn=die_with_parent)
+        if watch:
+            watch.begin(lambda reason: launchers.stop(launch, reason))
         if cfg.runner == "slurm":
             launchers.follow_slurm(launch, sdir, tee)
         else:
@@ -217,6 +221,10 @@ def _run_unit(cfg: Config, unit: Unit) -> int:
         tee.feed(f"[kit] could not start the step: {e}\n".encode())
         code = 127
     finally:
+        if watch:
+            watch.finish()
+            if watch.stopped and code == 0:
+                code = 1  # ended by the watcher: never a finished step, whatever its process said
         if launch and launch.proc and launch.proc.poll() is None:
             launchers.stop(launch, "the kit is ending")
         if sampler:
@@ -224,6 +232,8 @@ def _run_unit(cfg: Config, unit: Unit) -> int:
         if keeper:
             keeper.finish()
             tee.feed("".join(f"\n{n}" for n in keeper.notes).encode() + b"\n")
+        if watch:
+            tee.feed(watch.report().encode())
         why = unfinished(unit, sdir) if code == 0 else None
         if why:
             tee.feed(f"[kit] {unit.name} exited 0 but did not finish: {why}; not marking it done\n".encode())
@@ -233,6 +243,8 @@ def _run_unit(cfg: Config, unit: Unit) -> int:
         meta.update(exit_code=code, ended=manifest.now(), seconds=round(time.monotonic() - t0, 1))
         if launch and launch.job_id:
             meta["slurm_job_id"] = launch.job_id
+        if watch:
+            meta["watch"] = watch.record()
         write_atomic(sdir / rundir.META, json.dumps(meta, indent=2) + "\n")
         manifest.record_step(cfg.run_dir, unit.name, meta, _read_json(sdir / rundir.ENV))
     if code == 0:

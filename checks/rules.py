@@ -1,0 +1,368 @@
+"""Checks of what ran, beyond the goldens' values: the settings the tools echoed against the command the runner
+recorded, one clean run per log, each step's input being the previous step's output (lineage, from the goldens'
+`lineage:` section), and complete provenance. Pure: a loaded Run (and the goldens) in, findings out.
+
+A FAIL here means the run is not the tutorial's (wrong settings, wrong model); an ERROR means it cannot be
+judged as one run (two runs in one log, an unreadable or incomplete record)."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+from pathlib import Path
+
+from checks.findings import ERROR, FAIL, PASS, SKIP, Finding
+from checks.goldens import Goldens, Lineage
+from checks.judge import Missing, resolve
+from checks.run import Run, StepData
+
+_CONT = re.compile(r"\\\n\s*")
+
+
+# ---------------------------------------------------------------- the recorded command
+
+
+def command_flags(command: str) -> dict[str, object]:
+    """`--flag value` (a list for several values, True for a bare flag) and `-o key=value` of a command; for a
+    `python|torchrun ... script.py` command, only the script's own flags (not the launcher's)."""
+    try:
+        words = shlex.split(_CONT.sub(" ", command))
+    except ValueError:
+        return {}
+    out: dict[str, object] = {}
+    script = next((k for k, w in enumerate(words) if w.endswith(".py")), None)
+    i = script + 1 if script is not None else 0
+    while i < len(words):
+        w = words[i]
+        if w == "-o" and i + 1 < len(words) and "=" in words[i + 1]:
+            k, v = words[i + 1].split("=", 1)
+            out[f"-o {k}"] = v
+            i += 2
+            continue
+        if w.startswith("--") and len(w) > 2:
+            key, _, inline = w.partition("=")
+            vals = [inline] if inline else []
+            j = i + 1
+            while not inline and j < len(words) and not words[j].startswith("-") and words[j] not in (";", "&&"):
+                vals.append(words[j])
+                j += 1
+            out[key] = True if not vals else vals[0] if len(vals) == 1 else vals
+            i = j
+            continue
+        i += 1
+    return out
+
+
+def _meta_doc(data: StepData, unit: str) -> dict | None:
+    for m in data.metas:
+        rel_unit = "/".join(Path(m.rel).parts[:-1])
+        if rel_unit == unit and m.doc is not None:
+            return m.doc
+    return None
+
+
+def _same_value(echoed: object, given: object) -> bool:
+    """A value as the tool echoed it against the command's text: numbers by value, lists item by item."""
+    if isinstance(given, list) or isinstance(echoed, list):
+        g = given if isinstance(given, list) else [given]
+        e = echoed if isinstance(echoed, list) else [echoed]
+        return len(g) == len(e) and all(_same_value(a, b) for a, b in zip(e, g))
+    if given is True:
+        return echoed is True
+    if isinstance(echoed, bool):
+        return str(given).lower() == str(echoed).lower()
+    if isinstance(echoed, (int, float)):
+        try:
+            return math.isclose(float(given), float(echoed), rel_tol=1e-9, abs_tol=0.0)
+        except (TypeError, ValueError):
+            return False
+    return str(echoed) == str(given)
+
+
+# ---------------------------------------------------------------- paths of the run
+
+
+def names(run: Run, path: object, target: str) -> bool:
+    """Does `path` (as a command or a log names it) denote RUN_DIR/target? Inside this run directory, by real
+    path; else by the part after the run's own directory name (the manifest's run_id): a run copied or moved
+    after it ran names its old place, and stays one run."""
+    if not isinstance(path, str) or not path:
+        return False
+    want = run.path / target
+    real_rel = os.path.relpath(os.path.realpath(want), run.path.resolve())
+    if os.path.realpath(path).startswith(str(run.path.resolve()) + os.sep):
+        return os.path.realpath(path) == os.path.realpath(want)
+    for marker in {f"/{run.id}/", f"/{run.path.name}/"}:
+        if marker in path:
+            rel = path.split(marker, 1)[1].rstrip("/")
+            if rel in (target.rstrip("/"), real_rel):
+                return True
+    return False
+
+
+def _rel(run: Run, p: str) -> str:
+    return run.rel(Path(p)) if p.startswith(str(run.path)) else p
+
+
+# ---------------------------------------------------------------- settings echoed vs recorded
+
+
+def settings(run: Run, step: str, data: StepData) -> list[Finding]:
+    rec = data.record
+    if step == "distill":
+        return _distill_settings(run, data, rec)
+    if step == "bench":
+        return [f for v, r in rec.runs.items() for f in _bench_settings(run, data, v, r)]
+    return []
+
+
+def _distill_settings(run: Run, data: StepData, rec) -> list[Finding]:
+    f = Finding("distill", "settings_echoed_match_command", ERROR, source="runner (step.json command) vs distill.py's "
+                "arguments block", tolerance="exact")
+    doc = _meta_doc(data, "distill")
+    if not doc or not isinstance(doc.get("command"), str):
+        f.note = "step.json records no command to compare the log with"
+        return [f]
+    # a value the shell expands at run time (the DATA_BLEND prelude) cannot be compared with the recorded text
+    flags = {k[2:]: v for k, v in command_flags(doc["command"]).items() if k.startswith("--") and "${" not in str(v)}
+    if not rec.args:
+        f.note = "the log has no arguments block (distill.py prints it on rank 0 before training)"
+        return [f]
+    bad = [f"--{k} {v!r} but the log says {rec.args[k]!r}" for k, v in flags.items()
+           if k in rec.args and not _same_value(rec.args[k], v)]
+    unknown = [f"--{k}" for k in flags if k not in rec.args]
+    f.where = rec.where.get("args", "")
+    f.expected, f.measured = f"{len(flags)} flags as recorded", f"{len(flags) - len(bad) - len(unknown)} matched"
+    if bad or unknown:
+        f.status = FAIL
+        f.note = "; ".join(bad + ([f"not in the log's arguments: {', '.join(unknown)}"] if unknown else [])) + \
+            " — the log is not of the command the runner recorded"
+    else:
+        f.status = PASS
+    return [f]
+
+
+def _bench_settings(run: Run, data: StepData, variant: str, r) -> list[Finding]:
+    unit = f"bench/{variant}"
+    f = Finding("bench", f"{variant}_settings_echoed_match_command", ERROR, tolerance="exact",
+                source="runner (step.json command) vs what vLLM echoed (non-default args, engine config, dataset, totals)")
+    doc = _meta_doc(data, unit)
+    if not doc or not isinstance(doc.get("command"), str):
+        f.note = "step.json records no command to compare the log with"
+        return [f]
+    flags = command_flags(doc["command"])
+    s = r.settings
+    f.where = r.where.get("settings.model", r.where.get("completed", ""))
+    problems = []
+    for flag, key in (("--model", "model"), ("--kv-cache-dtype", "kv_cache_dtype"),
+                      ("--mamba_ssm_cache_dtype", "mamba_ssm_cache_dtype"), ("--load-format", "load_format")):
+        if flag not in flags:
+            continue
+        if key not in s:
+            problems.append(f"{flag}: vLLM did not echo {key}")
+        elif key == "model" and not (s[key] == flags[flag] or names(run, str(s[key]), _rel(run, str(flags[flag])))):
+            problems.append(f"{flag} {flags[flag]!r} but vLLM served {s[key]!r}")
+        elif key != "model" and str(s[key]) != str(flags[flag]):
+            problems.append(f"{flag} {flags[flag]!r} but vLLM used {s[key]!r}")
+    n = int(flags["--num-prompts"]) if str(flags.get("--num-prompts", "")).isdigit() else 1000
+    osl = int(flags["--random-output-len"]) if str(flags.get("--random-output-len", "")).isdigit() else None
+    isl = int(flags["--random-input-len"]) if str(flags.get("--random-input-len", "")).isdigit() else None
+    if s.get("num_prompts") not in (None, n):
+        problems.append(f"{n} prompts asked, {s['num_prompts']} processed")
+    if osl is not None:
+        if s.get("output_len_range") not in (None, [osl, osl]):
+            problems.append(f"--random-output-len {osl} but output lengths {s['output_len_range']}")
+        if r.output_tokens is not None and r.output_tokens != n * osl:
+            problems.append(f"{r.output_tokens} output tokens, {n} x {osl} = {n * osl} expected")
+    if isl is not None:
+        rng = s.get("input_len_range")
+        if rng and not (rng[1] <= isl and rng[0] >= isl - 64):
+            problems.append(f"--random-input-len {isl} but input lengths {rng}")
+        lo, hi = (rng if rng else [isl - 64, isl])
+        if r.prompt_tokens is not None and not (n * lo <= r.prompt_tokens <= n * hi):
+            problems.append(f"{r.prompt_tokens} prompt tokens, not {n} x [{lo}, {hi}]")
+    f.expected = {k: v for k, v in flags.items() if k in ("--model", "--kv-cache-dtype", "--mamba_ssm_cache_dtype")}
+    f.measured = {k: s.get(k) for k in ("model", "kv_cache_dtype", "mamba_ssm_cache_dtype")}
+    f.status, f.note = (FAIL, "; ".join(problems)) if problems else (PASS, "")
+    return [f]
+
+
+# ---------------------------------------------------------------- one clean run per log
+
+
+def one_run(step: str, data: StepData) -> list[Finding]:
+    rec = data.record
+    out = []
+
+    def check(fid: str, problems: list[str], where: str = "") -> None:
+        f = Finding(step, fid, ERROR if problems else PASS, expected="one complete run", tolerance="exact",
+                    source="a log holds one clean, complete run (a resume from its own checkpoint is the same run)",
+                    where=where)
+        if problems:
+            f.measured = "; ".join(problems)
+            f.note = f.measured + " — rerun the step, or point at the attempt that ran cleanly"
+        out.append(f)
+
+    if step == "distill":
+        p = [f"a second run started from scratch at {w}" for w in rec.restarts_from_scratch]
+        p += [f"failed after the completion line: {rec.trouble_after_completion}"] if rec.trouble_after_completion else []
+        p += [f"arguments changed: {c}" for c in rec.args_changed]
+        p += [rec.errors["resume"]] if "resume" in rec.errors else []
+        check("one_run", p, (rec.restarts_from_scratch or [rec.trouble_after_completion or ""])[0] or "")
+    elif step == "prune":
+        p = [f"{rec.searches} searches in one log"] if rec.searches > 1 else []
+        p += [f"failed after 'Done!': {rec.trouble_after_completion}"] if rec.trouble_after_completion else []
+        check("one_run", p, rec.where.get("searches", ""))
+    elif step == "quantize":
+        for label, q in ({"": rec} if not rec.variants else {f"{k}_": v for k, v in rec.variants.items()}).items():
+            p = [f"{q.exports} exports in one log"] if q.exports > 1 else []
+            p += [f"failed after the export line: {q.trouble_after_completion}"] if q.trouble_after_completion else []
+            check(f"{label}one_run", p, q.where.get("exports", ""))
+    elif step == "bench":
+        for v, r in rec.runs.items():
+            p = [f"failed after its totals: {r.trouble_after_completion}"] if r.trouble_after_completion else []
+            check(f"{v}_one_run", p, r.where.get("completed", ""))
+    return out
+
+
+# ---------------------------------------------------------------- lineage
+
+
+def lineage(run: Run, rules: list[Lineage], steps: list[str]) -> list[Finding]:
+    out = []
+    for rule in rules:
+        step = (rule.unit or rule.output).split("/", 1)[0]
+        if step not in steps or (rule.unit and run.step(step).present and run.step(step).record is None):
+            continue  # the step's own ERROR already says its output could not be read
+        f = Finding(step, f"lineage_{rule.id}", ERROR, source=rule.source)
+        try:
+            _lineage(run, rule, f)
+        except Missing as m:
+            f.status, f.note = (SKIP, f"{m.segment!r} not in this run (optional)") if rule.optional else \
+                (ERROR, f"cannot follow the lineage: {m.segment!r} missing")
+        out.append(f)
+    return out
+
+
+def _lineage(run: Run, rule: Lineage, f: Finding) -> None:
+    if rule.unit:
+        step = rule.unit.split("/", 1)[0]
+        data = run.step(step)
+        if not data.present:
+            raise Missing(0, step)
+        found: list[tuple[str, object]] = []
+        if rule.flag:
+            doc = _meta_doc(data, rule.unit)
+            if doc is None:
+                raise Missing(1, rule.unit)
+            flags = command_flags(str(doc.get("command", "")))
+            key = rule.flag if rule.flag.startswith("-") else f"-o {rule.flag}"
+            found.append((f"the recorded command's {rule.flag}", flags.get(key)))
+        if rule.echoed:
+            if data.record is None:
+                raise Missing(1, step)
+            try:
+                found.append((f"the log ({rule.echoed})", resolve(data.record, rule.echoed)))
+            except Missing:
+                found.append((f"the log ({rule.echoed})", None))
+        want = rule.names or rule.names_model
+        f.expected = want if rule.names_model else f"RUN_DIR/{rule.names}"
+        bad = [f"{what} is {value!r}" for what, value in found
+               if not (value == rule.names_model if rule.names_model else names(run, value, rule.names))]
+        f.measured = {what: value for what, value in found}
+        f.tolerance = "same path" if rule.names else "exact"
+        f.status, f.note = (FAIL, "; ".join(bad) + " — this step did not use the checkpoint the tutorial's previous "
+                            "step made") if bad else (PASS, "")
+        return
+    ck = _checkpoint(run, rule.output)
+    f.where = run.rel(run.path / rule.output)
+    problems = []
+    if rule.differs_from:
+        other = _checkpoint(run, rule.differs_from)
+        if os.path.realpath(run.path / rule.output) == os.path.realpath(run.path / rule.differs_from) or (
+                ck.fingerprints and ck.fingerprints == {k: other.fingerprints.get(k) for k in ck.fingerprints}):
+            f.status = ERROR
+            f.note = f"{rule.output} is {rule.differs_from} itself (the same files or the same weights): not this step's output"
+            f.expected, f.measured = f"weights other than {rule.differs_from}'s", "the same weights"
+            return
+    if rule.architecture_of:
+        other = _checkpoint(run, rule.architecture_of)
+        a, b = _arch(ck), _arch(other)
+        if a != b:
+            problems.append(f"architecture {a} differs from {rule.architecture_of}'s {b}")
+    if rule.bf16_same_as:
+        other = _checkpoint(run, rule.bf16_same_as)
+        shared = sorted(set(ck.fingerprints) & set(other.fingerprints))
+        diff = [k for k in shared if ck.fingerprints[k] != other.fingerprints[k]]
+        if not shared:
+            problems.append(f"no tensor kept in BF16 to compare with {rule.bf16_same_as}")
+        elif diff:
+            problems.append(f"{len(diff)} of {len(shared)} tensors that FP8 PTQ keeps in BF16 differ from "
+                            f"{rule.bf16_same_as}'s (e.g. {diff[0]}): quantized from another checkpoint")
+    f.expected = "from " + (rule.bf16_same_as or rule.architecture_of or "")
+    f.status, f.note = (FAIL, "; ".join(problems)) if problems else (PASS, "")
+    f.measured = "as expected" if not problems else "differs"
+
+
+def _checkpoint(run: Run, rel: str):
+    from checks.errors import CheckError
+    from checks.hfckpt import load_hf_checkpoint
+
+    try:
+        return load_hf_checkpoint(run.path / rel)
+    except CheckError:
+        raise Missing(1, rel) from None
+
+
+def _arch(ck) -> tuple:
+    return (ck.hybrid_override_pattern, ck.num_layers, ck.hidden_size, ck.mamba_num_heads, ck.mamba_head_dim,
+            ck.ffn_hidden_size)
+
+
+# ---------------------------------------------------------------- provenance
+
+
+MANIFEST_KEYS = {"schema": int, "run_id": str, "profile": str, "steps": dict}
+
+
+def provenance(run: Run, goldens: Goldens) -> list[Finding]:
+    out = []
+    m = run.manifest
+    if m is None:
+        return out  # the judge reports the unreadable manifest itself
+    wrong = [k for k, t in MANIFEST_KEYS.items() if not isinstance(m.get(k), t) or isinstance(m.get(k), bool)]
+    f = Finding("run", "provenance_manifest", PASS if not wrong else ERROR, expected="the runner's manifest",
+                source="scripts/kitlib/manifest.py writes schema, run_id, profile, steps", where="manifest.json")
+    if wrong:
+        f.note = f"manifest.json lacks or mistypes {', '.join(wrong)}: not written by the kit's runner"
+    out.append(f)
+    absolute = any(g.by_gpu is not None for gs in goldens.steps.values() for g in gs)
+    if absolute:
+        f = Finding("run", "provenance_gpu_model", PASS if run.context.gpu_model else ERROR,
+                    expected="gpu.model in manifest.json", measured=run.context.gpu_model, where="manifest.json",
+                    source="the probe records nvidia-smi's GPU name for every step")
+        if not run.context.gpu_model:
+            f.note = "the GPU model is unknown, so no absolute figure can be judged; rerun a step under the kit's runner"
+        out.append(f)
+    mixed = m.get("mixed_versions") if isinstance(m.get("mixed_versions"), dict) else {}
+    key = {k: v for k, v in mixed.items() if k in ("modelopt", "vllm", "megatron_bridge", "torch", "transformers")}
+    f = Finding("run", "provenance_one_stack", ERROR if key else PASS, expected="one version of each component",
+                measured=key or None, where="manifest.json", source="manifest.json versions per step (the probe)")
+    if key:
+        f.note = "steps of this run ran under different versions: " + "; ".join(f"{k}: {', '.join(map(str, v))}"
+                                                                              for k, v in key.items())
+    out.append(f)
+    return out
+
+
+def findings(run: Run, goldens: Goldens, steps: list[str]) -> list[Finding]:
+    """Every rule for the judged steps: provenance, one clean run per log, settings, lineage."""
+    out = provenance(run, goldens)
+    for step in steps:
+        data = run.step(step)
+        if data.record is None:
+            continue
+        out += one_run(step, data) + settings(run, step, data)
+    return out + lineage(run, goldens.lineage, steps)
