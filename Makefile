@@ -24,6 +24,7 @@ SLURM_ARGS    ?=
 BENCH_EXTRA   ?= 0
 WATCH         ?= 0
 MATH500       ?= 0
+BENCH_REPEATS ?=
 PREFLIGHT_SKIP ?=
 export PREFLIGHT_SKIP
 VENV          ?= .venv
@@ -37,7 +38,8 @@ KIT        = $(PY) scripts/kit.py --run-dir $(RUN_DIR) --profile $(PROFILE) --ru
              $(if $(MODELOPT_VERSION),--modelopt-version $(MODELOPT_VERSION)) \
              $(if $(NODES),--nodes $(NODES)) $(if $(GPUS_PER_NODE),--gpus-per-node $(GPUS_PER_NODE)) \
              $(if $(SLURM_HOST),--slurm-host $(SLURM_HOST)) $(if $(SLURM_ACCOUNT),--slurm-account $(SLURM_ACCOUNT)) \
-             $(if $(filter 1,$(WATCH)),--watch) $(foreach a,$(SLURM_ARGS),--slurm-arg=$(a)) $(if $(filter 1,$(MATH500)),--enable MATH500)
+             $(if $(filter 1,$(WATCH)),--watch) $(foreach a,$(SLURM_ARGS),--slurm-arg=$(a)) $(if $(filter 1,$(MATH500)),--enable MATH500) \
+             $(if $(BENCH_REPEATS),--bench-repeats $(BENCH_REPEATS))
 stamps     = $(foreach u,$(1),$(RUN_DIR)/$(u)/.done)
 
 # Variables make itself would mangle are refused here, named; the kit checks the rest (NODES, GPUS_PER_NODE).

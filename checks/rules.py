@@ -112,13 +112,13 @@ def _rel(run: Run, p: str) -> str:
 def settings(run: Run, step: str, data: StepData) -> list[Finding]:
     rec = data.record
     if step == "distill":
-        return _distill_settings(run, data, rec)
+        return distill_settings(run, data, rec)
     if step == "bench":
         return [f for v, r in rec.runs.items() for f in _bench_settings(run, data, v, r)]
     return []
 
 
-def _distill_settings(run: Run, data: StepData, rec) -> list[Finding]:
+def distill_settings(run: Run, data: StepData, rec) -> list[Finding]:
     f = Finding("distill", "settings_echoed_match_command", ERROR, source="runner (step.json command) vs distill.py's "
                 "arguments block", tolerance="exact")
     doc = _meta_doc(data, "distill")
@@ -253,6 +253,8 @@ def _lineage(run: Run, rule: Lineage, f: Finding) -> None:
         if not data.present:
             raise Missing(0, step)
         found: list[tuple[str, object]] = []
+        if rule.optional and _meta_doc(data, rule.unit) is None:
+            raise Missing(1, rule.unit)  # an opt-in unit (BENCH_EXTRA, the aggressive variant) that did not run
         if rule.flag:
             doc = _meta_doc(data, rule.unit)
             if doc is None:
@@ -354,6 +356,35 @@ def provenance(run: Run, goldens: Goldens) -> list[Finding]:
         f.note = "steps of this run ran under different versions: " + "; ".join(f"{k}: {', '.join(map(str, v))}"
                                                                               for k, v in key.items())
     out.append(f)
+    out += _rendered_for(m)
+    return out
+
+
+def _rendered_for(m: dict) -> list[Finding]:
+    """The errata of a step were chosen for the component versions the kit was told (MODELOPT_REF...); the probe
+    records what the step really ran with. A mismatch means the wrong expression of an erratum may have run."""
+    from packaging.version import InvalidVersion, Version
+
+    out = []
+    for unit, info in (m.get("steps") or {}).items() if isinstance(m.get("steps"), dict) else ():
+        if not isinstance(info, dict):
+            continue
+        told = info.get("versions_rendered_for") if isinstance(info.get("versions_rendered_for"), dict) else {}
+        env = info.get("env") if isinstance(info.get("env"), dict) else {}
+        ran = env.get("versions") if isinstance(env.get("versions"), dict) else {}
+        for comp in ("modelopt", "vllm", "megatron_bridge"):
+            a, b = told.get(comp), ran.get(comp)
+            if not (isinstance(a, str) and isinstance(b, str)):
+                continue
+            try:
+                same = Version(a).base_version == Version(b).base_version
+            except InvalidVersion:
+                same = a == b
+            if not same:
+                out.append(Finding(str(unit).split("/", 1)[0], f"provenance_{comp}_as_rendered", ERROR, expected=a,
+                                   measured=b, where="manifest.json", source="step.json versions_rendered_for vs the probe",
+                                   note=f"{unit}'s errata were chosen for {comp} {a}, but it ran with {b}: rerun it with "
+                                        f"MODELOPT_REF/MODELOPT_VERSION (or versions.env) telling the truth"))
     return out
 
 

@@ -6,15 +6,14 @@ complete lines, cleaned by `logread.clean`, kept only where they hold a parser's
 what the log grew by, and memory holds only the lines the parser reads. The step's own pure parser
 (`checks.steps.distill`, `checks.steps.bench`) turns those lines into the record `checks verify` judges.
 
-Decided now, while the step runs (each a `checks.findings.Finding`):
-- counts that can only grow, judged against their goldens (NaN / skipped iterations, non-finite losses, a loss
-  missing from a line, iterations out of order): a FAIL is final, a PASS means "so far";
-- settings the log echoes: distill.py's arguments block against the numeric flags of the command that ran
-  (`<unit>/command.sh`), `train_iters` against the golden `last_iteration`, `tokens_per_iteration`;
-- the learning rate of every logged iteration against distill.py's schedule (linear warmup from 0 to `lr`
-  over `lr_warmup_iters`, then cosine to `min_lr` at `train_iters`; skipped iterations do not advance it);
-- the loss trend: the mean of the last `loss_window` logged values of the main loss against the window before
-  (falling / flat / rising); more than `max_loss_rise_pct` above is a FAIL (a diverging run);
+Decided now, while the step runs (each a `checks.findings.Finding`, judged by the code `checks verify` uses):
+- values of the record that can only grow, against their goldens with `checks.judge.judge_value` (NaN / skipped
+  iterations, non-finite losses, a loss missing from a line, iterations out of order, the learning rate's
+  largest deviation from its schedule, `lr_schedule_max_rel_error`): a FAIL is final, a PASS means "so far";
+- settings the log echoes: distill.py's arguments block against the command the runner recorded (step.json
+  `command`, `checks.rules`), `train_iters` against the golden `last_iteration`, `tokens_per_iteration`;
+- the loss trend: the mean of the last `loss_window` logged values of the record's main loss against the window
+  before (falling / flat / rising); more than `max_loss_rise_pct` above is a FAIL (a diverging run);
 - bench: the weights' memory at load ("Model loading took X GiB") as soon as vLLM prints it;
 - the projection (below) against the expected step time, once `after_iterations` are logged.
 When the log says the step finished (or step.json says it ended), every golden of the step is judged as
@@ -46,7 +45,6 @@ step time's interval is more than `max_projected_overrun_pct` over the expected,
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -57,10 +55,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from checks import rundir, yamlio
+from checks import render, rules, rundir, yamlio
 from checks.errors import CheckError, FormatNotRecognised
 from checks.findings import ERROR, FAIL, FAILING, PASS, SKIP, Finding, summary
+from checks.judge import _num, gpu_key, judge_value
 from checks.logread import CHUNK, Line, clean
+from checks.run import Meta, Run, StepData
 from checks.steps import bench, distill
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,8 +69,10 @@ LIVE_STEPS = ("distill", "bench")
 CLOCK = "log: Megatron's 'elapsed time per iteration (ms)' (excludes start-up, checkpoint saves and evaluation)"
 # Goldens on values that can only grow during a run: a FAIL is final the moment it is seen.
 GROWING = ("nan_iterations", "skipped_iterations", "nonfinite_losses", "dropped_loss_values", "out_of_order",
-           "iterations_without_loss", "consumed_samples_mismatches")
-LR_TOLERANCE = 0.01  # relative: the log prints 7 significant digits; 1 % tells a wrong schedule from rounding
+           "iterations_without_loss", "consumed_samples_mismatches", "lr_schedule_max_rel_error")
+# The record's counts that mean a loss went NaN (training_log leaves a NaN loss out of its line), for stop_on_nan.
+NAN_SIGNS = {"nan_iterations": "number of nan iterations", "nonfinite_losses": "a non-finite loss",
+             "dropped_loss_values": "a loss missing from the line"}
 
 
 # ---------------------------------------------------------------- policy
@@ -216,7 +218,7 @@ def planned_units(doc: yamlio.YMap | None) -> dict[str, Planned]:
             vspec = vspec if isinstance(vspec, dict) else {}
             name = f"{step}/{variant}" if variant else step
             hours = vspec.get("hours", spec.get("hours", 0))
-            out[name] = Planned(name, float(hours) if _is_num(hours) else 0.0, ws,
+            out[name] = Planned(name, float(hours) if _num(hours) else 0.0, ws,
                                 str(vspec.get("hours_source", spec.get("hours_source", ""))), vspec.get("group"))
     return out
 
@@ -379,8 +381,6 @@ class Expected:
 def expected_time(unit: str, train_iters: int | None, goldens, gpu_model: str | None, world_size: int | None,
                   planned: Planned | None) -> Expected:
     """The step time the tutorial expects at this world size (see the module docstring)."""
-    from checks.judge import gpu_key
-
     if unit == "distill" and goldens is not None and train_iters:
         for g in goldens.steps.get("distill", []):
             if g.path != "minutes_per_1k_iters":
@@ -394,7 +394,7 @@ def expected_time(unit: str, train_iters: int | None, goldens, gpu_model: str | 
                 if key is None:
                     continue
                 value, on = g.by_gpu[key], f" on {key}"
-            if _is_num(value):
+            if _num(value):
                 ms = float(value) * 60  # minutes per 1,000 iterations -> ms per iteration
                 return Expected(ms * train_iters / 1000, ms, f"golden distill.minutes_per_1k_iters: {value:g} min per "
                                 f"1k iterations{on}" + (f" at world size {want}" if want else "") + f" ({g.source})")
@@ -411,77 +411,11 @@ def expected_time(unit: str, train_iters: int | None, goldens, gpu_model: str | 
 # ---------------------------------------------------------------- decided checks
 
 
-def command_flags(script: Path) -> dict[str, float]:
-    """The numeric `--flag value` pairs of the command that ran (<unit>/command.sh)."""
-    try:
-        text = script.read_text(errors="replace").replace("\\\n", " ")
-    except OSError:
-        return {}
-    return {k: float(v) for k, v in re.findall(r"(?:^|\s)--(\w+)[ \t]+(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?=\s|$)", text)}
-
-
-def settings_finding(step: str, rec, flags: dict[str, float], script: str) -> Finding | None:
-    """distill.py's arguments block against the command's numeric flags: the settings the run really used."""
-    pairs = {k: (v, _as_float(rec.args[k])) for k, v in flags.items() if k in rec.args}
-    if not pairs:
-        return None
-    bad = {k: (want, have) for k, (want, have) in pairs.items() if have is None or not math.isclose(want, have, rel_tol=1e-9)}
-    f = Finding(step, "settings", FAIL if bad else PASS, expected={k: w for k, (w, _) in pairs.items()},
-                measured={k: h for k, (_, h) in pairs.items()}, tolerance="exact", where=rec.where.get("args", ""),
-                source=f"the command that ran ({script}) against distill.py's arguments block")
-    if bad:
-        f.note = "the log's arguments differ from the command: " + ", ".join(
-            f"{k} {have!r} (command: {want:g})" for k, (want, have) in bad.items())
-    else:
-        f.note = f"{len(pairs)} settings echoed as given"
-    return f
-
-
-def lr_finding(step: str, rec, source: str) -> Finding | None:
-    a = {k: _as_float(rec.args.get(k)) for k in ("lr", "min_lr", "lr_warmup_iters", "train_iters", "lr_decay_iters")}
-    lr, min_lr, warmup = a["lr"], a["min_lr"], a["lr_warmup_iters"]
-    decay = a["lr_decay_iters"] or a["train_iters"] or rec.train_iters
-    its = [i for i in rec.iterations if i.lr is not None]
-    if lr is None or min_lr is None or warmup is None or not decay or not its:
-        return None
-    worst, at, skipped = 0.0, None, 0
-    for i in its:
-        want = schedule(i.iteration - skipped, lr, min_lr, int(warmup), int(decay))
-        skipped += i.skipped
-        err = abs(i.lr - want) / max(abs(want), 1e-30) if math.isfinite(i.lr) else math.inf
-        if err > worst:
-            worst, at = err, (i, want)
-    f = Finding(step, "lr_schedule", PASS if worst <= LR_TOLERANCE else FAIL, expected=0.0, measured=round(worst, 6),
-                high=LR_TOLERANCE, tolerance=f"≤ {LR_TOLERANCE:g} relative",
-                source="distill.py: linear warmup to --lr over --lr_warmup_iters, cosine to --min_lr at --train_iters")
-    if at is not None:
-        i, want = at
-        f.where = f"{source}:{i.line}"
-        f.note = f"largest deviation at iteration {i.iteration}: learning rate {i.lr:.6E}, schedule {want:.6E}"
-    return f
-
-
-def schedule(n: int, lr: float, min_lr: float, warmup: int, decay: int) -> float:
-    """Megatron's warmup + cosine annealing as distill.py configures it (lr_warmup_init 0, decay over train_iters)."""
-    if warmup > 0 and n <= warmup:
-        return lr * n / warmup
-    if n >= decay:
-        return min_lr
-    r = (n - warmup) / max(decay - warmup, 1)
-    return min_lr + 0.5 * (1 + math.cos(math.pi * r)) * (lr - min_lr)
-
-
-def main_loss(rec) -> str | None:
-    names = set().union(*(i.losses for i in rec.iterations)) if rec.iterations else set()
-    for n in ("total loss", "logits distillation loss", "lm loss"):
-        if n in names:
-            return n
-    return min(names) if names else None
-
-
 def loss_trend(step: str, rec, policy: Policy, source: str) -> tuple[dict | None, Finding | None]:
-    """(what the status shows, the decided check) for the main loss over the policy's window."""
-    name = main_loss(rec)
+    """(what the status shows, the decided check) for the record's main loss over the policy's window. The record's
+    own `loss_reduction` (first against last tenth of the run, the golden `loss_falls` at the end) cannot see a
+    loss that turns up late in a long run; window against window can, while it runs."""
+    name = rec.main_loss
     if name is None:
         return None, None
     vals = [(i.iteration, i.losses[name], i.line) for i in rec.iterations
@@ -505,23 +439,17 @@ def loss_trend(step: str, rec, policy: Policy, source: str) -> tuple[dict | None
     return info, f
 
 
-def nan_reason(rec, source: str) -> str | None:
-    """Why the run holds a NaN now: the first iteration Megatron counted as NaN, logged a non-finite loss, or
-    printed without a loss it printed before (NaN losses are left out of the line)."""
-    names = set().union(*(i.losses for i in rec.iterations)) if rec.iterations else set()
-    for i in rec.iterations:
-        missing = sorted(names - set(i.losses))
-        nonfinite = sorted(k for k, v in i.losses.items() if not math.isfinite(v))
-        if i.nan or missing or nonfinite:
-            why = []
-            if i.nan:
-                why.append(f"number of nan iterations {i.nan}")
-            if missing:
-                why.append(f"loss missing from the line ({', '.join(missing)})")
-            if nonfinite:
-                why.append(f"non-finite {', '.join(nonfinite)}")
-            return f"NaN at iteration {i.iteration}: {'; '.join(why)} ({source}:{i.line})"
-    return None
+def nan_reason(rec) -> str | None:
+    """Why the run holds a NaN now, from the record's counts: the earliest logged iteration at which Megatron counted
+    a NaN iteration, logged a non-finite loss, or left out a loss it printed before."""
+    order = {f"{i.src}:{i.line}": n for n, i in enumerate(rec.iterations)}
+    first = {k: order[rec.where[k]] for k in NAN_SIGNS if getattr(rec, k) and rec.where.get(k) in order}
+    if not first:
+        return None
+    i = rec.iterations[min(first.values())]
+    why = [f"{label} {i.nan}" if k == "nan_iterations" else label for k, label in NAN_SIGNS.items()
+           if first.get(k) == min(first.values())]
+    return f"NaN at iteration {i.iteration}: {'; '.join(why)} ({i.src}:{i.line})"
 
 
 # ---------------------------------------------------------------- status
@@ -564,7 +492,7 @@ class Status:
         """The status file for schedulers: flat keys, hours and GPU-hours, ISO times (UTC)."""
         p, e = self.projection, self.expected
         hours = lambda s: None if s is None else round(s / 3600, 4)  # noqa: E731
-        return {
+        return _json_safe({
             "schema": 1, "updated": self.updated, "run_dir": self.run_dir, "step": self.unit, "log": self.log,
             "state": self.state, "iteration": self.iteration, "train_iters": self.train_iters,
             "ms_per_iter": _r(p.ms_per_iter if p else None, 2), "ms_per_iter_pm": _r(p.ms_halfwidth if p else None, 2),
@@ -579,10 +507,10 @@ class Status:
             "projected_gpu_hours_pm": _r(self.gpu_hours_pm, 2), "expected_gpu_hours": _r(self.expected_gpu_hours, 2),
             "projected_run_gpu_hours": _r(self.run_gpu_hours, 2), "projected_run_gpu_hours_pm": _r(self.gpu_hours_pm, 2),
             "expected_run_gpu_hours": _r(self.expected_run_gpu_hours, 2), "loss": self.loss,
-            "summary": summary(self.findings), "findings": [_finding_json(f) for f in self.findings],
+            **render.to_json(self.findings, {}),  # summary and findings, as `checks verify --json` writes them
             "stop": self.stop, "stop_iteration": self.stop_iteration, "policy": self.policy,
             "last_growth_s": _r(self.last_growth_s, 1),
-        }
+        })
 
     def oneline(self) -> str:
         """One plain line per update (logs, CI, Slurm)."""
@@ -626,8 +554,6 @@ class Status:
         from rich.markup import escape
         from rich.table import Table
 
-        from checks.render import STYLE, short
-
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
@@ -665,8 +591,8 @@ class Status:
         for col in ("check", "verdict", "expected", "measured", "where"):
             t.add_column(col, no_wrap=col != "measured", overflow="fold")
         for f in sorted(self.findings, key=lambda f: f.status == PASS):
-            t.add_row(escape(f.id), f"[{STYLE[f.status]}]{f.status}[/]", escape(short(f.expected, 30)),
-                      escape(short(f.measured, 30)), escape(f.where))
+            t.add_row(escape(f.id), f"[{render.STYLE[f.status]}]{f.status}[/]", escape(render.short(f.expected, 30)),
+                      escape(render.short(f.measured, 30)), escape(f.where))
         return Group(grid, t)
 
 
@@ -679,10 +605,8 @@ class Watcher:
 
     def __init__(self, run_dir: Path, unit: str, *, policy: Policy | None = None, goldens=None,
                  profile: yamlio.YMap | None = None, clock=time.time) -> None:
-        from checks.run import Run
-
         self.run_dir, self.unit = Path(run_dir), unit
-        Run.load(self.run_dir)  # CheckError now if it is no run directory
+        self.rel = Run.load(self.run_dir).rel  # CheckError now if it is no run directory; paths in messages
         self.step, _, self.variant = unit.partition("/")
         if self.step not in LIVE_STEPS:
             raise CheckError(f"nothing to watch live in step {self.step!r}", expected=", ".join(LIVE_STEPS) +
@@ -700,12 +624,6 @@ class Watcher:
         self.state: str | None = None
         self.status: Status | None = None
 
-    def rel(self, p: Path) -> str:
-        try:
-            return str(Path(p).relative_to(self.run_dir))
-        except ValueError:
-            return str(p)
-
     def waiting(self) -> Status:
         changed = self.state != "waiting"
         self.state = "waiting"
@@ -713,8 +631,6 @@ class Watcher:
                       policy=self.policy.describe(), changed=changed)
 
     def update(self) -> Status:
-        from checks.run import Run
-
         run = Run.load(self.run_dir)
         meta = self._meta()
         code = meta.get("exit_code")
@@ -733,14 +649,14 @@ class Watcher:
         rec = self._parse(log)
         finished = bool(rec is not None and getattr(rec, "completed", False))
         if self.step == "distill":
-            self._distill(st, rec, ctx, planned.get(self.unit), log)
+            self._distill(st, rec, run, meta, planned.get(self.unit), log, done=finished or ended)
         else:
             self._bench(st, rec, ctx, planned.get(self.unit))
         if finished or ended:
             st.findings = self._final(st.findings, rec, ctx, meta, code if ended else None, log)
         self._run_hours(st, planned, run.manifest)
         if not (finished or ended) and self.stop is None:
-            self.stop = self._decide(st, rec, log)
+            self.stop = self._decide(st, rec)
             if self.stop:
                 self.stop_iteration = st.iteration
         st.stop, st.stop_iteration = self.stop, self.stop_iteration
@@ -772,18 +688,20 @@ class Watcher:
         except CheckError as e:  # e.g. a traceback before the first iteration
             return _Failed(e)
 
-    def _distill(self, st: Status, rec, ctx, planned: Planned | None, log: str) -> None:
+    def _distill(self, st: Status, rec, run: Run, meta: dict, planned: Planned | None, log: str, done: bool) -> None:
         if isinstance(rec, _Failed):
             st.findings.append(Finding("distill", "log", ERROR, note=rec.error.render(), where=rec.error.where or ""))
             return
         if rec is None:
             return
+        ctx = run.context
         st.iteration, st.train_iters = rec.last_iteration, rec.train_iters
         st.findings += self._goldens_live(rec, ctx)
-        sf = settings_finding("distill", rec, command_flags(self.sdir / rundir.COMMAND), self.rel(self.sdir / rundir.COMMAND))
-        lf = lr_finding("distill", rec, log)
+        if rec.iterations or done:  # the arguments block is whole once an iteration follows it: half of it lacks flags
+            step_json = Meta(self.sdir / rundir.META, self.rel(self.sdir / rundir.META), doc=meta)
+            st.findings += rules.distill_settings(run, StepData("distill", self.sdir, True, metas=[step_json]), rec)
         st.loss, tf = loss_trend("distill", rec, self.policy, log)
-        st.findings += [f for f in (sf, lf, tf) if f is not None]
+        st.findings += [tf] if tf is not None else []
         p = project(rec.iterations, rec.train_iters, self.policy.confidence)
         e = expected_time(self.unit, rec.train_iters, self.goldens, ctx.gpu_model, st.world_size, planned)
         st.projection, st.expected = p, e
@@ -797,21 +715,19 @@ class Watcher:
         st.findings.append(self._projection_finding(p, e, rec, log))
 
     def _goldens_live(self, rec, ctx) -> list[Finding]:
-        """Goldens on values that are decided before the end: growing counts, the tokens per iteration, and
+        """Goldens on values that are decided before the end: growing values, the tokens per iteration, and
         train_iters (echoed in the arguments block) against the golden last iteration."""
-        from checks.judge import judge_value
-
         out = []
         its = f" (so far: iteration {rec.last_iteration})"
         for g in self.goldens.steps.get("distill", []) if self.goldens else []:
-            if g.path in GROWING and hasattr(rec, g.path):
+            if g.path in GROWING and getattr(rec, g.path, None) is not None:
                 f = judge_value(g, rec, ctx, rec.format)
                 if f.status == PASS:
                     f.note += its
                 out.append(f)
             elif g.path == "tokens_per_iteration" and rec.tokens_per_iteration is not None:
                 out.append(judge_value(g, rec, ctx, rec.format))
-            elif g.path == "last_iteration" and rec.train_iters is not None and _is_num(g.expect):
+            elif g.path == "last_iteration" and rec.train_iters is not None and _num(g.expect):
                 ok = rec.train_iters == g.expect
                 out.append(Finding("distill", "train_iters", PASS if ok else FAIL, expected=g.expect, measured=rec.train_iters,
                                    tolerance="exact", source=f"golden distill.{g.id} ({g.source})",
@@ -851,8 +767,6 @@ class Watcher:
         return f
 
     def _bench(self, st: Status, rec, ctx, planned: Planned | None) -> None:
-        from checks.judge import judge_value
-
         if isinstance(rec, _Failed):
             st.findings.append(Finding("bench", "log", ERROR, note=rec.error.render(), where=rec.error.where or ""))
             return
@@ -869,8 +783,6 @@ class Watcher:
 
     def _final(self, live: list[Finding], rec, ctx, meta: dict, code, log: str) -> list[Finding]:
         """The step ended: every golden of it, as `checks verify` judges them, plus what only watch decides."""
-        from checks.judge import judge_value
-
         out: list[Finding] = []
         if code is not None:
             ok = code == 0
@@ -904,16 +816,16 @@ class Watcher:
                 total += st.gpu_hours if st.gpu_hours is not None else u.gpu_hours
                 continue
             info = steps.get(name) if isinstance(steps.get(name), dict) else {}
-            if info.get("exit_code") == 0 and _is_num(info.get("seconds")) and _is_int(info.get("world_size")):
+            if info.get("exit_code") == 0 and _num(info.get("seconds")) and _is_int(info.get("world_size")):
                 total += info["world_size"] * info["seconds"] / 3600
             else:
                 total += u.gpu_hours
         st.run_gpu_hours = total
 
-    def _decide(self, st: Status, rec, log: str) -> str | None:
+    def _decide(self, st: Status, rec) -> str | None:
         pol = self.policy
         if pol.stop_on_nan and rec is not None and self.step == "distill" and not isinstance(rec, _Failed):
-            why = nan_reason(rec, log)
+            why = nan_reason(rec)
             if why:
                 return why
         proj = next((f for f in st.findings if f.id == "projected_step_hours"), None)
@@ -922,7 +834,8 @@ class Watcher:
         if pol.stop_on_failed_check:
             bad = next((f for f in st.findings if f.status == FAIL), None)  # not XPASS: a discrepancy gone is no reason
             if bad is not None:
-                return f"check {bad.step}.{bad.id} failed: measured {_short(bad.measured)}, expected {_short(bad.expected)}" \
+                return f"check {bad.step}.{bad.id} failed: measured {render.short(bad.measured, 80)}, " \
+                       f"expected {render.short(bad.expected, 80)}" \
                        + (f" ({bad.where})" if bad.where else "")
         return None
 
@@ -1026,8 +939,13 @@ def _r(x: float | None, nd: int) -> float | None:
     return None if x is None or not math.isfinite(x) else round(x, nd)
 
 
-def _is_num(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+def _json_safe(x: object) -> object:
+    """Strict JSON for schedulers: a non-finite float (a diverged loss) as its text, never NaN or Infinity."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    return [_json_safe(v) for v in x] if isinstance(x, (list, tuple)) else x
 
 
 def _is_int(x: object) -> bool:
@@ -1036,32 +954,6 @@ def _is_int(x: object) -> bool:
 
 def _int(x: object) -> int:
     return x if _is_int(x) else 0
-
-
-def _as_float(v: object) -> float | None:
-    if _is_num(v):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
-
-
-def _short(x: object) -> str:
-    from checks.render import short
-
-    return short(x, 80)
-
-
-def _finding_json(f: Finding) -> dict:
-    d = dataclasses.asdict(f)
-    d["status"] = str(f.status)
-    for k in ("measured", "expected", "low", "high"):
-        if isinstance(d[k], float) and not math.isfinite(d[k]):
-            d[k] = str(d[k])
-    return d
 
 
 def profile_name(manifest: dict | None) -> str | None:

@@ -42,6 +42,7 @@ def build() -> argparse.ArgumentParser:
     p.add_argument("--pyxis", default="auto", choices=["auto", "0", "1"])
     p.add_argument("--watch", action="store_true", help="WATCH=1: judge the step as it runs; stop it per the profile's `watch:`")
     p.add_argument("--enable", action="append", default=[], help="an opt-in kit addition, e.g. MATH500")
+    p.add_argument("--bench-repeats", default=None, help="BENCH_REPEATS: run each bench command N times")
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("render", "step", "preflight", "show"):
         s = sub.add_parser(name)
@@ -65,7 +66,8 @@ def make_rules(name: str, units: list[profile.Unit]) -> str:
         out += [f"$(RUN_DIR)/{u.name}/.done: {deps} | $(KIT_READY)",
                 f"\t@# {u.name} runs: $(shell $(KIT) show {u.name} 2>&1)",
                 f"\t$(KIT) step {u.name}", ""]
-        groups.setdefault(u.step, []).append(u.name)
+        if u.group != "extra":  # `make quantize` runs the tutorial's units; extras come with BENCH_EXTRA=1
+            groups.setdefault(u.step, []).append(u.name)
         if u.group:
             groups.setdefault(f"{u.step}-{u.group}", []).append(u.name)
     for g, names in groups.items():
@@ -105,6 +107,7 @@ def validate(a: argparse.Namespace) -> None:
                          hint="docker (default), slurm on a login node, local inside the image")
     a.nodes = _positive(a.nodes, "NODES")
     a.gpus_per_node = _positive(a.gpus_per_node, "GPUS_PER_NODE")
+    a.bench_repeats = _positive(a.bench_repeats, "BENCH_REPEATS") or 1
 
 
 def dispatch(a: argparse.Namespace) -> int:
@@ -114,7 +117,7 @@ def dispatch(a: argparse.Namespace) -> int:
     unknown = set(a.enable) - set(profile.OPT_IN)
     if unknown:
         raise CheckError(f"unknown opt-in {', '.join(sorted(unknown))}", expected=", ".join(profile.OPT_IN))
-    units = profile.load(a.profile, ctx, a.nodes, a.gpus_per_node, frozenset(a.enable))
+    units = profile.load(a.profile, ctx, a.nodes, a.gpus_per_node, frozenset(a.enable), a.bench_repeats)
     versions = component_versions(a.modelopt_ref or pins()["MODELOPT_REF"], a.modelopt_version)
     cfg = runner.Config(run_dir=a.run_dir.resolve(), run_id=a.run_dir.name, profile=a.profile, runner=a.runner,
                         image=a.image, ctx=ctx, hf_home=a.hf_home, pyxis=a.pyxis, slurm_args=a.slurm_arg,

@@ -22,13 +22,19 @@ def test_verify_the_tutorial_run_passes(pristine_run, goldens, tmp_path):
     from checks import judge
     from checks.run import Run
 
-    n = len(judge.judge(Run.load(pristine_run), goldens))
-    assert n > sum(map(len, goldens.steps.values())) + len(list(pristine_run.rglob("step.json"))) + len(goldens.lineage)
-    assert f"{n} PASS 0 FAIL 0 SKIP 0 ERROR" in p.stdout and "Traceback" not in p.stderr
+    found = judge.judge(Run.load(pristine_run), goldens)
+    n = sum(f.status == "PASS" for f in found)
+    xfail = [f"{f.step}.{f.id}" for f in found if f.status == "XFAIL"]
+    assert n + len(xfail) == len(found)
+    assert n > sum(map(len, goldens.steps.values())) + len(list(pristine_run.rglob("step.json"))) + len(goldens.lineage) - 10
+    # the known discrepancies, and nothing else, are shown as such
+    assert sorted(xfail) == ["bench.7b-fp8_model_loading_gib", "bench.memory_7b-fp8_vs_7b-bf16",
+                             "quantize.layout_mamba_in_proj", "quantize.layout_mamba_out_proj"]
+    assert f"{n} PASS 0 FAIL 0 SKIP 0 ERROR 4 XFAIL" in p.stdout and "Traceback" not in p.stderr
     doc = json.loads((tmp_path / "v.json").read_text())
-    assert doc["summary"] == {"PASS": n, "FAIL": 0, "SKIP": 0, "ERROR": 0}
+    assert doc["summary"] == {"PASS": n, "FAIL": 0, "SKIP": 0, "ERROR": 0, "XFAIL": 4}
     suite = ET.parse(tmp_path / "v.xml").getroot()
-    assert suite.get("tests") == str(n) and suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert suite.get("tests") == str(n + 4) and suite.get("failures") == "0" and suite.get("errors") == "0"
 
 
 def test_verify_on_another_gpu_skips_absolutes_but_judges_ratios(run):
@@ -94,4 +100,4 @@ def test_html_report_has_the_plots_and_every_verdict(pristine_run, tmp_path):
     assert p.returncode == 0, p.stderr
     page = out.read_text()
     assert page.count("data:image/png;base64,") == 3  # loss curves, bench bars, eval bands
-    assert page.count("<tr>") - 1 == page.count(">PASS<") and ">FAIL<" not in page
+    assert page.count("<tr>") - 1 == page.count(">PASS<") + page.count(">XFAIL<") and ">FAIL<" not in page

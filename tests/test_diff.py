@@ -26,9 +26,11 @@ def runs(tmp_path_factory):
     return {
         "base": build_run(d, name="base"),
         "same": build_run(d, name="same"),
-        "within": build_run(d, name="within", bench={"7b-fp8": (7.8, 1147 * 1.03)}, eval_delta={"iter_12800": 1.0}, loss_scale=1.01),
-        "beyond": build_run(d, name="beyond", bench={"7b-fp8": (10.8, 1147 * 0.8)}, loss_scale=1.2,
-                            fp8=("mlp.up_proj", "mlp.down_proj"), prune_log_text=swapped),
+        "within": build_run(d, name="within", bench={"7b-fp8": (10.8, 1147 * 1.03)}, eval_delta={"iter_12800": 1.0},
+                            loss_scale=1.01),
+        # FP8 in the Mamba projections too (the aggressive layout), a slower bench, another best subnet
+        "beyond": build_run(d, name="beyond", bench={"7b-fp8": (7.8, 1147 * 0.8)}, loss_scale=1.2,
+                            fp8=("mlp.up_proj", "mlp.down_proj", "mamba.in_proj", "mamba.out_proj"), prune_log_text=swapped),
         "format": build_run(d, name="format", prune_format="modelopt-0.46"),
     }
 
@@ -55,7 +57,8 @@ def test_drift_beyond_tolerance_names_what_changed(runs):
     assert c["best_subnet_config"].status == "CHANGED"
     assert c["best_subnet_config"].measured["num_layers"] == 46
     assert c["7b-fp8_output_tokens_per_s"].status == "CHANGED"
-    assert c["layout_mamba_in_proj"].status == "CHANGED" and c["layout_mamba_in_proj"].measured == "BF16"
+    assert c["layout_mamba_in_proj"].status == "CHANGED" and c["layout_mamba_in_proj"].measured == "F8_E4M3"
+    assert c["layout_mamba_in_proj"].expected == "BF16"
     assert c["loss curve 'total loss' (final deviation)"].status == "CHANGED"
     assert c["search_space_total"].status == "SAME"
 

@@ -142,7 +142,7 @@ def test_fixtures_are_what_provenance_says():
 def test_tutorial_flags_all_accepted_at_0_44_0():
     """ModelOpt 0.44.0 + Megatron-Bridge 0.3.0 (the tutorial's): every script exists and takes every flag."""
     found = by_step(drift.flags(tutorial(), mo("0.44.0"), mb("v0.3.0")))
-    assert sorted(found) == ["convert", "distill", "prune", "quantize"]
+    assert sorted(found) == ["convert", "distill", "prune", "quantize", "quantize_aggressive"]
     for step, fs in found.items():
         assert [f.status for f in fs] == ["SAME"], (step, [(f.status, f.id, f.note) for f in fs])
     assert found["distill"][0].id == "examples/megatron_bridge/distill.py"
@@ -213,7 +213,8 @@ def test_changed_defaults_the_recipes_rely_on():
     mmlu_10pct -> mmlu_10pct_bs1; the tutorial passes neither. Line numbers are upstream's."""
     found = drift.flags(tutorial(), mo("0.45.0"), None, baseline={"modelopt": mo("0.44.0")})
     changed = {(f.step, f.id): f for f in found if f.status == "CHANGED"}
-    assert sorted(changed) == [("prune", "--prune_score_func"), ("quantize", "--calib_size")]
+    assert sorted(changed) == [("prune", "--prune_score_func"), ("quantize", "--calib_size"),
+                               ("quantize_aggressive", "--calib_size")]
     c = changed["quantize", "--calib_size"]
     assert (c.expected, c.measured, c.where) == ("512", "1024", "examples/llm_ptq/hf_ptq.py:1239")
     assert "examples/llm_ptq/hf_ptq.py:1161" in c.note and "pass --calib_size 512" in c.note
@@ -413,9 +414,9 @@ def test_cli_flags_only_passes_at_0_44_0_with_rendered_commands(tmp_path):
     p = checks("--flags-only", "--commands", cmds, "--modelopt-root", mo("0.44.0"), "--bridge-root", mb("v0.3.0"),
                "--json", tmp_path / "d.json")
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "4 SAME" in p.stdout
+    assert "5 SAME" in p.stdout
     d = json.loads((tmp_path / "d.json").read_text())
-    assert sorted(f["step"] for f in d["findings"]) == ["convert", "distill", "prune", "quantize"]
+    assert sorted(f["step"] for f in d["findings"]) == ["convert", "distill", "prune", "quantize", "quantize_aggressive"]
 
 
 def test_cli_flags_only_on_main_fails_and_names_the_moves(tmp_path):

@@ -22,13 +22,13 @@ def test_help_lists_every_target():
 def test_dry_run_shows_the_real_commands_in_order(tmp_path):
     p = make(tmp_path, "-n", "reproduce", check=True)
     runs = re.findall(r"^# (\S+) runs: (.*)$", p.stdout, re.M)
-    assert [u for u, _ in runs] == ["data", "prune", "distill", "convert", "eval/iter_12800", "quantize",
+    assert [u for u, _ in runs] == ["data", "prune", "distill", "convert", "eval/iter_12800", "quantize/conservative",
                                     "bench/9b-bf16", "bench/7b-bf16", "bench/7b-fp8"]
     cmd = dict(runs)
     assert cmd["prune"].startswith("torchrun --nproc_per_node 8 /opt/Model-Optimizer/examples/megatron_bridge/prune_minitron.py")
     assert "/examples/megatron_bridge/distill.py" in cmd["distill"] and "distill_minitron" not in cmd["distill"]
     assert "--megatron-path " in cmd["convert"] and "/checkpoints/iter_0012800 " in cmd["convert"]
-    assert cmd["bench/7b-fp8"].startswith("vllm bench throughput --model ") and "/quantize/hf_fp8 " in cmd["bench/7b-fp8"]
+    assert cmd["bench/7b-fp8"].startswith("vllm bench throughput --model ") and "/quantize/conservative/hf_fp8 " in cmd["bench/7b-fp8"]
     assert "checks verify" in p.stdout
     assert not (tmp_path / "runs").exists()  # nothing ran
 
@@ -46,9 +46,10 @@ def test_reproduce_with_doubles_then_resume_after_a_failure(tmp_path):
     p = make(tmp_path, "reproduce", env_extra={"DOUBLE_FAIL_AT": "quantize"})
     assert p.returncode != 0
     run = tmp_path / "runs" / "e2e"
-    assert (run / "convert" / ".done").exists() and not (run / "quantize" / ".done").exists()
-    meta = json.loads((run / "quantize" / "step.json").read_text())
-    assert meta["exit_code"] == 1 and "injected failure" in (run / "quantize" / "step.log").read_text()
+    q = run / "quantize" / "conservative"
+    assert (run / "convert" / ".done").exists() and not (q / ".done").exists()
+    meta = json.loads((q / "step.json").read_text())
+    assert meta["exit_code"] == 1 and "injected failure" in (q / "step.log").read_text()
     before = calls(tmp_path)
     assert before.count("prune_minitron") == 1 and before.count("distill") == 1
 
@@ -58,23 +59,26 @@ def test_reproduce_with_doubles_then_resume_after_a_failure(tmp_path):
     assert "prune_minitron" not in after and "distill" not in after and "convert" not in after
     assert after.count("quantize") == 1
     # the failed attempt is kept, not overwritten
-    assert "injected failure" in (run / "quantize" / "attempts" / "1" / "step.log").read_text()
+    assert "injected failure" in (q / "attempts" / "1" / "step.log").read_text()
     # `make check` ran at the end and judged the run
     assert "PASS" in p.stdout and (run / "report.json").exists()
     report = json.loads((run / "report.json").read_text())
-    bad = [v for v in report["findings"] if v["status"] not in ("PASS", "SKIP")]
+    bad = [v for v in report["findings"] if v["status"] not in ("PASS", "SKIP", "XFAIL")]
     assert not bad, bad
+    # a faithful run: exit 0, the tutorial's known discrepancies shown as such (conservative FP8 vs its table)
+    assert sorted(v["id"] for v in report["findings"] if v["status"] == "XFAIL") == [
+        "7b-fp8_model_loading_gib", "layout_mamba_in_proj", "layout_mamba_out_proj", "memory_7b-fp8_vs_7b-bf16"]
     # the iteration the tutorial converts survived the trainer's checkpoint rotation
     ckpts = run / "distill" / "output" / "checkpoints"
     assert (ckpts / "iter_0012800").is_dir() and not (ckpts / "iter_0012000").exists()
-    assert (run / "convert" / "hf_iter_12800").is_symlink() and (run / "quantize" / "hf_fp8" / "config.json").exists()
+    assert (run / "convert" / "hf_iter_12800").is_symlink() and (q / "hf_fp8" / "config.json").exists()
 
     m = json.loads((run / "manifest.json").read_text())
-    assert m["gpu"]["model"] == "NVIDIA H100 80GB HBM3" and m["steps"]["quantize"]["exit_code"] == 0
+    assert m["gpu"]["model"] == "NVIDIA H100 80GB HBM3" and m["steps"]["quantize/conservative"]["exit_code"] == 0
     assert {"distill-script-name", "distill-data-blend-quoting", "convert-megatron-iteration-padding",
             "quantize-fp8-conservative", "eval-fill-fields"} <= set(m["errata"])
     assert "[kit] erratum distill-script-name" in (run / "distill" / "step.log").read_text()
-    assert "[kit] patch quantize-fp8-conservative" in (run / "quantize" / "step.log").read_text()
+    assert "[kit] patch quantize-fp8-conservative" in (q / "step.log").read_text()
 
     # secrets: never in a log, a manifest, a rendered script or a report
     leaked = [str(f) for f in run.rglob("*") if f.is_file() and f.stat().st_size < 50_000_000
@@ -165,3 +169,45 @@ def test_without_math500_a_faithful_eval_skips_it_and_says_why(tmp_path):
     math = v["iter_12800_AA_math_test_500_score_micro_avg_of_5"]
     assert math["status"] == "SKIP" and "addition-eval-math500" in math["note"]
     assert v["iter_12800_average"]["status"] == "PASS" and "over the 7 of 8 benchmarks" in v["iter_12800_average"]["note"]
+
+
+def test_plan_commands_are_whole_lines_that_a_shell_takes_back(tmp_path):
+    p = make(tmp_path, "plan", check=True, NODES="")
+    cmds = [line[len("   $ "):] for line in p.stdout.splitlines() if line.startswith("   $ ")]
+    assert len(cmds) == 13  # every step of the full profile, extras (aggressive FP8, 9B-FP8, 12B) included
+    distill = next(c for c in cmds if "distill.py" in c)
+    import shlex
+
+    words = shlex.split(distill)  # a whole, quoted command: nothing cut mid-token
+    assert words[:4] == ["torchrun", "--nproc_per_node", "8", "/opt/Model-Optimizer/examples/megatron_bridge/distill.py"]
+    assert "--output_dir" in words and words[-1].endswith("/distill/output")
+
+
+def test_bench_repeats_runs_the_command_n_times_and_judges_the_median(tmp_path):
+    p = make(tmp_path, "bench-fp8", BENCH_REPEATS="3")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert calls(tmp_path).count("bench/7b-fp8") == 3
+    sdir = tmp_path / "runs" / "e2e" / "bench" / "7b-fp8"
+    assert json.loads((sdir / "step.json").read_text())["repeats"] == 3
+    from checks.run import Run
+
+    r = Run.load(tmp_path / "runs" / "e2e").step("bench").record.runs["7b-fp8"]
+    assert len(r.results) == 3 and r.output_tokens_per_s == 1147 and r.output_tokens_per_s_cv == 0
+    p = make(tmp_path, "plan", BENCH_REPEATS="-2")
+    assert p.returncode != 0 and "BENCH_REPEATS=-2 is not a positive integer" in p.stderr
+
+
+def test_bench_extra_reproduces_the_tables_fp8_row_with_the_aggressive_config(tmp_path):
+    p = make(tmp_path, "bench", BENCH_EXTRA="1")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert calls(tmp_path).count("quantize") == 2 and "bench/7b-fp8-aggressive" in calls(tmp_path)
+    run = tmp_path / "runs" / "e2e"
+    assert "[kit] patch quantize-fp8-aggressive" in (run / "quantize" / "aggressive" / "step.log").read_text()
+    p = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "checks", "verify", str(run), "--step", "quantize",
+                        "--step", "bench", "--json", str(tmp_path / "v.json")], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:]
+    v = {x["id"]: x for x in json.loads((tmp_path / "v.json").read_text())["findings"]}
+    for gid in ("aggressive_layout_mamba_in_proj", "7b-fp8-aggressive_model_loading_gib",
+                "memory_7b-fp8-aggressive_vs_7b-bf16", "lineage_quantize_aggressive_is_an_fp8_export_of_convert"):
+        assert v[gid]["status"] == "PASS", (gid, v[gid])
+    assert v["layout_mamba_in_proj"]["status"] == "XFAIL" and v["7b-fp8_model_loading_gib"]["status"] == "XFAIL"

@@ -6,13 +6,20 @@ ARGS = dict(pattern=PRUNED_7B["pattern"], hidden=PRUNED_7B["hidden"], ffn=PRUNED
             head_dim=PRUNED_7B["head_dim"])
 
 
-def test_fp8_layout_from_safetensors_dtypes(run):
-    r = load_path("quantize", run / "quantize")
+def test_fp8_layout_from_safetensors_dtypes(tmp_path):
+    from tutorial_run import build_run
+
+    run = build_run(tmp_path, aggressive=True)
+    both = load_path("quantize", run / "quantize").variants
+    r = both["aggressive"]
     assert r.quant_algo == "FP8" and r.completed and r.producer == "modelopt 0.44.0"
     assert r.layout["mlp.up_proj"] == r.layout["mamba.in_proj"] == "F8_E4M3"
     assert r.layout["attention.q_proj"] == r.layout["mamba.conv1d"] == r.layout["lm_head"] == "BF16"
     # FP8 weights halve their bytes: 7.78 GiB against 13.03 for BF16 (the tutorial's vLLM 7.8 / 13.1 GiB).
     assert abs(r.checkpoint_bytes / 2**30 - 7.78) < 0.02
+    c = both["conservative"]  # the tutorial's text: the Mamba projections stay BF16, 10.79 GiB
+    assert c.layout["mlp.up_proj"] == "F8_E4M3" and c.layout["mamba.in_proj"] == c.layout["mamba.out_proj"] == "BF16"
+    assert abs(c.checkpoint_bytes / 2**30 - 10.79) < 0.02
 
 
 def test_conservative_config_layout_is_told_apart(tmp_path):

@@ -81,8 +81,9 @@ def test_every_erratum_applies_exactly_once_and_has_a_reason():
     assert len({e.id for e in errata}) == len(errata)
     for e in errata:
         assert len(e.reason) > 40, e.id
-        recipes = [ROOT / "recipes" / e.recipe] if e.recipe else sorted((ROOT / "recipes").glob(f"*/{e.step}.sh"))
-        assert recipes and all(r.stem == e.step for r in recipes), e.id
+        named = [e.recipe] if isinstance(e.recipe, str) else e.recipe
+        recipes = [ROOT / "recipes" / r for r in named] if named else sorted((ROOT / "recipes").glob(f"*/{e.step}.sh"))
+        assert recipes and all(r.stem.split("_")[0] == e.step for r in recipes), e.id
         for x in e.expressions:
             assert x.versions, (e.id, x.name)  # every expression says which versions it was checked against
             if x.kind == "patch":
@@ -109,12 +110,14 @@ def test_the_fp8_intent_has_one_expression_per_modelopt_range(tmp_path, modelopt
     for profile in ("full", "tiny", "prune-quant-bench"):
         for unit in (u for u in kprofile.load(profile, ctx) if u.step == "quantize"):
             r = render(unit, ctx, {**V44, "modelopt": modelopt})
-            (dev,) = [d for d in r.deviations if d["id"] == "quantize-fp8-conservative"]
+            intent = "aggressive" if unit.name.endswith("aggressive") else "conservative"
+            (dev,) = [d for d in r.deviations if d["id"].startswith("quantize-fp8-")]
+            assert dev["id"] == f"quantize-fp8-{intent}"
             assert dev["expression"] == expression and dev["versions"].startswith("ModelOpt >=")
             assert f"/opt/Model-Optimizer/{script} " in r.command
             patched = "KIT_PATCH" in r.script
             assert patched == (expression == "hf_ptq-patch")
-            assert ("--qformat mamba_moe_fp8_conservative" in r.command) == (not patched)
+            assert (f"--qformat mamba_moe_fp8_{intent}" in r.command) == (not patched)
             assert f"({expression}, for ModelOpt" in r.script  # the log says which expression ran
 
 
@@ -123,7 +126,7 @@ def test_a_version_no_range_covers_stops_before_launch_naming_the_erratum(tmp_pa
     from kitlib.versions import component_versions
 
     ctx = kprofile.context(tmp_path / "run", tmp_path / "data", "/opt/Model-Optimizer")
-    unit = kprofile.find(kprofile.load("full", ctx), "quantize")
+    unit = kprofile.find(kprofile.load("full", ctx), "quantize/conservative")
     with pytest.raises(CheckError) as e:
         render(unit, ctx, {**V44, "modelopt": "0.43.0"})
     assert "erratum quantize-fp8-conservative has no expression for ModelOpt 0.43.0" in e.value.render()
@@ -166,7 +169,7 @@ def test_rendered_commands_apply_the_errata_visibly(tmp_path):
     assert "distill_minitron.py" not in r.command and "/examples/megatron_bridge/distill.py" in r.command
     assert '--data_paths ${DATA_BLEND} \\' in r.command
     assert r.script.index("echo '[kit] erratum distill-script-name") < r.script.index("torchrun")
-    q = render(kprofile.find(units, "quantize"), ctx, V44)
+    q = render(kprofile.find(units, "quantize/conservative"), ctx, V44)
     assert "KIT_PATCH" in q.script and '"fp8": mtq.MAMBA_MOE_FP8_CONSERVATIVE_CFG,' in q.script
 
 
@@ -174,7 +177,7 @@ def test_patch_refuses_a_changed_upstream_file(tmp_path):
     import subprocess
 
     ctx = kprofile.context(tmp_path / "run", tmp_path / "data", str(tmp_path / "mo"))
-    unit = kprofile.find(kprofile.load("full", ctx), "quantize")
+    unit = kprofile.find(kprofile.load("full", ctx), "quantize/conservative")
     script = render(unit, ctx, V44).script
     patch = script[script.index("python3 - "):script.index("KIT_PATCH\n", script.index("<<'KIT_PATCH'") + 12) + 9]
     f = tmp_path / "mo" / "examples" / "llm_ptq" / "hf_ptq.py"
@@ -197,3 +200,31 @@ def test_profile_hours_match_the_tutorial():
     # ~45 min per 1k iterations x 16000 iterations on 96 x 8 H100: ~600 GPU-hours per 1k iterations
     assert (d["nodes"], d["gpus_per_node"]) == (96, 8) and d["hours"] == pytest.approx(16 * 0.75)
     assert d["nodes"] * d["gpus_per_node"] * 0.75 == pytest.approx(576)
+
+
+def test_two_fp8_configs_take_turns_in_one_checkout_and_a_changed_upstream_is_refused(tmp_path):
+    """RUNNER=local keeps the checkout between steps: the conservative and the aggressive patch both start from
+    the upstream text (kept beside the file on the first patch)."""
+    import subprocess
+
+    ctx = kprofile.context(tmp_path / "run", tmp_path / "data", str(tmp_path / "mo"))
+    units = kprofile.load("full", ctx)
+    f = tmp_path / "mo" / "examples" / "llm_ptq" / "hf_ptq.py"
+    f.parent.mkdir(parents=True)
+    upstream = 'QUANT_CFG_CHOICES = {\n    "int8": mtq.INT8_DEFAULT_CFG,\n    "fp8": mtq.FP8_DEFAULT_CFG,\n}\n'
+    f.write_text(upstream)
+
+    def patch(name):
+        script = render(kprofile.find(units, name), ctx, V44).script
+        snippet = script[script.index("python3 - "):script.index("KIT_PATCH\n", script.index("<<'KIT_PATCH'") + 12) + 9]
+        return subprocess.run(["bash", "-c", snippet], capture_output=True, text=True)
+
+    for name, cfg in (("quantize/conservative", "CONSERVATIVE"), ("quantize/aggressive", "AGGRESSIVE"),
+                      ("quantize/conservative", "CONSERVATIVE")):
+        p = patch(name)
+        assert p.returncode == 0, p.stderr
+        assert f.read_text() == upstream.replace("mtq.FP8_DEFAULT_CFG", f"mtq.MAMBA_MOE_FP8_{cfg}_CFG")
+    assert (f.parent / "hf_ptq.py.kit-upstream").read_text() == upstream
+    f.write_text(f.read_text() + "NEW_UPSTREAM_LINE = 1\n")  # the checkout moved on under the kept copy
+    p = patch("quantize/aggressive")
+    assert p.returncode != 0 and "upstream changed this file" in p.stderr

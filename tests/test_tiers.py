@@ -50,7 +50,10 @@ def test_prune_quant_bench_end_to_end_with_doubles(tmp_path):
     report = json.loads((tmp_path / "runs" / "pqb" / "report.json").read_text())
     assert report["summary"]["FAIL"] == report["summary"]["ERROR"] == 0 and report["summary"]["PASS"] > 100
     v = {x["id"]: x for x in report["findings"]}
-    assert v["9b_layout_mamba_in_proj"]["status"] == "PASS" and v["9b-fp8_model_loading_gib"]["status"] == "PASS"
+    # the tutorial's conservative config on the 9B: its Mamba projections stay BF16, ~13.3 GiB, unlike the official
+    # 9B-FP8 the table measured: known discrepancies, shown as XFAIL (an XPASS would fail the run)
+    assert v["9b_layout_mamba_in_proj"]["status"] == "XFAIL" and v["9b-fp8_model_loading_gib"]["status"] == "XFAIL"
+    assert v["9b_layout_mlp_up_proj"]["status"] == "PASS" and abs(v["9b-fp8_model_loading_gib"]["measured"] - 13.28) < 0.02
 
 
 def test_tiny_teacher_is_a_real_nemotron_h_checkpoint(tmp_path):

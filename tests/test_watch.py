@@ -26,6 +26,7 @@ from checks import goldens as goldens_mod
 from checks import watch
 from checks.steps import distill
 from checks.errors import CheckError
+from checks.recipes import recipe_command
 from checks.yamlio import loads
 from kit_env import DOUBLES, ROOT, kit, make
 
@@ -38,14 +39,17 @@ ITER = re.compile(r" iteration +(\d+)/ *(\d+) \|")
 
 
 def make_run(tmp: Path, *, world_size: int = 768, gpu: str = T.GPU, command: bool = True) -> Path:
-    """A run directory whose distillation has started: manifest, step.json (no exit code yet), command.sh."""
+    """A run directory whose distillation has started: manifest, step.json (its command, no exit code yet) and
+    command.sh, as the runner writes them before it launches the step."""
     run = tmp / "run"
     (run / "distill").mkdir(parents=True)
     (run / "manifest.json").write_text(json.dumps({"schema": 1, "run_id": "run", "profile": "full",
                                                    "gpu": {"model": gpu, "count": 8}, "steps": {}}))
-    (run / "distill" / "step.json").write_text(json.dumps({"unit": "distill", "world_size": world_size, "exit_code": None}))
+    recipe = ROOT / "recipes" / "tutorial" / "distill.sh"
+    meta = {"unit": "distill", "world_size": world_size, "exit_code": None}
+    (run / "distill" / "step.json").write_text(json.dumps({**meta, "command": recipe_command(recipe)} if command else meta))
     if command:
-        (run / "distill" / "command.sh").write_text((ROOT / "recipes" / "tutorial" / "distill.sh").read_text())
+        (run / "distill" / "command.sh").write_text(recipe.read_text())
     return run
 
 
@@ -134,8 +138,8 @@ def test_a_healthy_distillation_is_projected_within_5_percent_after_5_percent_of
         (f.id, f.status, f.note) for f in st.findings if f.status != "PASS"]
     assert st.projection.step_s == pytest.approx(real_s, rel=1e-6)  # at the end the projection is the real duration
     ids = {f.id for f in st.findings}
-    assert {"settings", "lr_schedule", "nan_iterations", "checkpoints_saved", "minutes_per_1k_iters",
-            "projected_step_hours"} <= ids
+    assert {"settings_echoed_match_command", "lr_follows_its_schedule", "nan_iterations", "checkpoints_saved",
+            "minutes_per_1k_iters", "projected_step_hours"} <= ids
 
 
 def test_real_megatron_bridge_lines_are_followed_as_they_are_appended(tmp_path):
@@ -330,8 +334,8 @@ def test_a_nan_or_a_wrong_setting_is_a_stop_in_the_status_and_exit_1(tmp_path):
     log.write_text("\n".join(wrong) + "\n")
     p = _checks("watch", str(run), "--once", "--status", str(tmp_path / "s.json"))
     doc = json.loads((tmp_path / "s.json").read_text())
-    assert p.returncode == 1 and doc["stop"].startswith("check distill.settings failed")
-    assert {f["id"]: f["status"] for f in doc["findings"]}["settings"] == "FAIL"
+    assert p.returncode == 1 and doc["stop"].startswith("check distill.settings_echoed_match_command failed")
+    assert {f["id"]: f["status"] for f in doc["findings"]}["settings_echoed_match_command"] == "FAIL"
     log.write_text("\n".join(lines[:upto]) + "\n")
     p = _checks("watch", str(run), "--once")
     assert p.returncode == 0 and "iteration 390/16000" in p.stdout, p.stdout + p.stderr

@@ -49,7 +49,7 @@ class Erratum:
     step: str
     reason: str
     expressions: list[Expression]
-    recipe: str | None = None  # e.g. tutorial/distill.sh; without it, every recipe of the step
+    recipe: str | list[str] | None = None  # e.g. tutorial/distill.sh (or a list); without it, every recipe of the step
     intent: str | None = None
     where: str = ""
 
@@ -112,8 +112,11 @@ def _erratum(item: object, where: str) -> Erratum:
     m = yamlio.mapping(item, "an erratum", where, required=("id", "step", "reason"), allowed=ERRATUM_KEYS)
     eid = yamlio.typed(m, "id", str, "an erratum")
     what = f"erratum {eid}"
-    for k in ("step", "reason", "recipe", "intent"):
+    for k in ("step", "reason", "intent"):
         yamlio.typed(m, k, str, what)
+    recipe = yamlio.typed(m, "recipe", (str, list), what)
+    if isinstance(recipe, list) and not (recipe and all(isinstance(r, str) for r in recipe)):
+        raise CheckError(f"`recipe` of {what} must be a recipe path or a list of them", where=m.where("recipe"))
     if "expressions" in m:
         stray = [k for k in EXPRESSION_KEYS if k in m and k != "name"]
         if stray:
@@ -125,7 +128,7 @@ def _erratum(item: object, where: str) -> Erratum:
         expressions = [_expression(x, exprs.where(k), what, eid) for k, x in enumerate(exprs)]
     else:
         expressions = [_expression(m, m.where(), what, eid, top=True)]
-    return Erratum(eid, m["step"], " ".join(m["reason"].split()), expressions, m.get("recipe"), m.get("intent"), m.where())
+    return Erratum(eid, m["step"], " ".join(m["reason"].split()), expressions, recipe, m.get("intent"), m.where())
 
 
 def _expression(x: object, where: str, what: str, eid: str, top: bool = False) -> Expression:
@@ -174,5 +177,6 @@ def _expression(x: object, where: str, what: str, eid: str, top: bool = False) -
 
 def applicable(errata: list[Erratum], step: str, recipe: str) -> list[Erratum]:
     """The errata of a unit: its step's, limited to its recipe where the erratum names one."""
-    return [e for e in errata if e.step == step and (e.recipe is None or e.recipe == recipe)]
+    return [e for e in errata if e.step == step and (e.recipe is None or recipe in ([e.recipe] if isinstance(e.recipe, str)
+                                                                                    else e.recipe))]
 

@@ -34,8 +34,9 @@ def measured(run_dir: Path, u: Unit) -> tuple[str, float, float] | None:
     return line, left, pm
 
 
-def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, width: int = 160, run_dir: Path | None = None) -> str:
-    """units: (unit, rendered command, already done); run_dir: where started steps' logs are measured."""
+def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, run_dir: Path | None = None) -> str:
+    """units: (unit, rendered command, already done); run_dir: where started steps' logs are measured.
+    Each command is one line, never wrapped: what is printed can be copied and pasted into a shell."""
     out = [f"Plan for PROFILE={profile} ({len(units)} steps). GPU-hours = nodes x GPUs x hours.", ""]
     total = todo = extra = 0.0
     todo_measured, measured_any = 0.0, False
@@ -57,8 +58,7 @@ def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, width: int = 16
             todo_measured += m[1] if m else gh
         for d in r.deviations:
             out.append(f"   deviation {d['id']} ({d['kind']}): {d['reason']}")
-        cmd = r.oneline()
-        out += ["   $ " + cmd[i:i + width - 5] for i in range(0, len(cmd), width - 5)]
+        out.append("   $ " + r.oneline())
         out.append("")
     out.append(f"Total: {total:,.1f} GPU-hours ({todo:,.1f} still to run"
                + (f"; {todo_measured:,.1f} at the measured speed of the started step" if measured_any else "") + ")"

@@ -21,7 +21,7 @@ TOP = ("profile", "recipes", "expected", "env", "steps", "watch")
 STEP_KEYS = ("recipe", "prelude", "additions", "additions_if", "cwd", "after", "nodes", "gpus_per_node", "hours", "hours_source", "env",
              "link", "keep_iterations", "multinode", "hf_token", "disk_gib", "gpu_model", "variants", "offline",
              "completion")
-VARIANT_KEYS = ("after", "hours", "hours_source", "group")  # plus UPPER_CASE variables
+VARIANT_KEYS = ("after", "hours", "hours_source", "group", "recipe", "link")  # plus UPPER_CASE variables
 
 
 @dataclass
@@ -49,6 +49,7 @@ class Unit:
     offline: bool = False  # the step must need nothing from the network (HF_HUB_OFFLINE=1)
     completion: dict = field(default_factory=dict)  # e.g. {last_iteration: 16000}: exit 0 alone does not stamp
     needs_env: list[str] = field(default_factory=list)  # secrets an enabled addition needs (checked by preflight)
+    repeats: int = 1  # BENCH_REPEATS: the bench command run N times in one step (median judged, spread shown)
 
     @property
     def gpu_hours(self) -> float:
@@ -109,7 +110,7 @@ OPT_IN = {"MATH500": ["JUDGE_API_KEY"]}
 
 
 def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_node: int | None = None,
-         enabled: frozenset[str] = frozenset()) -> list[Unit]:
+         enabled: frozenset[str] = frozenset(), bench_repeats: int = 1) -> list[Unit]:
     """Expand the profile; `enabled` names the opt-in additions asked for (e.g. MATH500)."""
     doc = read(profile)
     path = profile_path(profile)
@@ -123,9 +124,9 @@ def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_n
             name = f"{step}/{variant}" if variant else step
             multinode = bool(spec.get("multinode"))
             gpus = int(spec.get("gpus_per_node", 0))
-            recipe = (recipes / spec["recipe"]).resolve()
+            recipe = (recipes / vspec.get("recipe", spec["recipe"])).resolve()
             if not recipe.is_file():
-                raise CheckError(f"step `{step}` names a recipe that does not exist", where=spec.where("recipe"),
+                raise CheckError(f"step `{name}` names a recipe that does not exist", where=spec.where("recipe"),
                                  found=str(recipe), hint="fix the recipe path (relative to the profile's `recipes:`)")
             opted = [(var, p) for var, paths in (spec.get("additions_if") or {}).items() if var in enabled for p in paths]
             for var, _ in opted:
@@ -142,11 +143,12 @@ def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_n
                 gpus_per_node=int(gpus_per_node if (gpus_per_node and multinode) else gpus),
                 hours=float(vspec.get("hours", spec.get("hours", 0))),
                 hours_source=str(vspec.get("hours_source", spec.get("hours_source", ""))),
-                env=env, link={str(k): str(v) for k, v in (spec.get("link") or {}).items()},
+                env=env, link={str(k): str(v) for k, v in (vspec.get("link", spec.get("link")) or {}).items()},
                 keep_iterations=[int(i) for i in spec.get("keep_iterations", [])],
                 multinode=multinode, hf_token=bool(spec.get("hf_token")), disk_gib=float(spec.get("disk_gib", 0)),
                 gpu_model=spec.get("gpu_model"), group=vspec.get("group"), offline=bool(spec.get("offline")),
                 completion=dict(spec.get("completion") or {}),
+                repeats=bench_repeats if step == "bench" else 1,
             )
             units.append(u)
     names = {u.name for u in units} | {u.step for u in units}

@@ -94,6 +94,13 @@ def render(unit: Unit, ctx: dict[str, str], versions: dict[str, str | None], err
         command += "\n" + recipe_command(extra)
         deviations.append({"id": f"addition-{extra.stem.replace('_', '-')}", "kind": "addition",
                            "reason": " ".join(line.lstrip("# ").strip() for line in header(extra))})
+    if unit.repeats > 1:
+        n = unit.repeats
+        command = (f"for kit_repeat in $(seq 1 {n}); do\necho \"[kit] bench repeat $kit_repeat of {n}\"\n"
+                   f"{command}\ndone")
+        deviations.append({"id": "addition-bench-repeats", "kind": "addition",
+                           "reason": f"BENCH_REPEATS={n}: the tutorial's bench command runs {n} times in this step; "
+                                     "the median is judged and the spread (CV) reported (the tutorial's figures are single runs)"})
     command, note = gpus_per_node_launcher(command, unit.gpus_per_node)
     if note:
         deviations.append({"id": "launcher-gpus-per-node", "kind": "launcher", "reason": note})
@@ -125,19 +132,32 @@ def _patch_snippet(d: dict) -> str:
     return f"python3 - {args} <<'KIT_PATCH'\n{_PATCHER}KIT_PATCH"
 
 
-# Runs inside the container: idempotent, and loud when upstream no longer holds the line.
-_PATCHER = """import sys
+# Runs inside the container. The first patch of a file keeps its upstream text beside it (<file>.kit-upstream);
+# every later patch starts again from that text, so two configs (conservative, aggressive) can take turns in
+# one checkout (RUNNER=local keeps it between steps). Refuses when upstream no longer holds the line.
+_PATCHER = """import os, sys
 path, find, replace, eid = sys.argv[1:5]
+keep = path + ".kit-upstream"
 try:
     text = open(path).read()
 except OSError as e:
     sys.exit(f"[kit] patch {eid}: cannot read {path}: {e}")
-if text.count(find) == 0 and text.count(replace) == 1:
-    print(f"[kit] patch {eid}: already applied to {path}")
-    sys.exit(0)
-if text.count(find) != 1:
+if text.count(find) == 1:
+    upstream = text
+    open(keep, "w").write(upstream)
+elif os.path.exists(keep):
+    upstream = open(keep).read()
+    a, b = text.split("\\n"), upstream.split("\\n")
+    if upstream.count(find) != 1 or len(a) != len(b) or sum(x != y for x, y in zip(a, b)) > 1:
+        sys.exit(f"[kit] patch {eid}: {path} differs from its upstream copy {keep} beyond one patched line; "
+                 "upstream changed this file: update recipes/errata.yaml")
+else:
     sys.exit(f"[kit] patch {eid}: expected exactly one {find!r} in {path}, found {text.count(find)}; "
              "upstream changed this file: update recipes/errata.yaml")
-open(path, "w").write(text.replace(find, replace))
-print(f"[kit] patch {eid}: {path}: {find!r} -> {replace!r}")
+patched = upstream.replace(find, replace)
+if text == patched:
+    print(f"[kit] patch {eid}: already applied to {path}")
+else:
+    open(path, "w").write(patched)
+    print(f"[kit] patch {eid}: {path}: {find!r} -> {replace!r}")
 """

@@ -184,7 +184,8 @@ def _run_unit(cfg: Config, unit: Unit) -> int:
     script.chmod(0o755)
     meta = {"unit": unit.name, "runner": cfg.runner, "command": rendered.command, "deviations": rendered.deviations,
             "versions_rendered_for": cfg.versions, "nodes": unit.nodes, "gpus_per_node": unit.gpus_per_node,
-            "world_size": unit.nodes * unit.gpus_per_node, "started": manifest.now(), "exit_code": None}
+            "world_size": unit.nodes * unit.gpus_per_node, "started": manifest.now(), "exit_code": None,
+            **({"repeats": unit.repeats} if unit.step == "bench" else {})}
     write_atomic(sdir / rundir.META, json.dumps(meta, indent=2) + "\n")
     log = (sdir / rundir.LOG).open("ab")
     tee = Tee([sys.stdout.buffer, log], secrets(env))

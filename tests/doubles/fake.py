@@ -139,10 +139,15 @@ def python(argv: list[str]) -> int:
             print(f"python: can't open file '{argv[0]}': [Errno 2] No such file or directory", flush=True)
             return 2
         qformat = arg(argv, "--qformat")
-        if qformat == "fp8" and '"fp8": mtq.MAMBA_MOE_FP8_CONSERVATIVE_CFG,' not in ptq.read_text():
-            print("double: hf_ptq.py was not patched", flush=True)
-            return 3
-        if qformat not in ("fp8", "mamba_moe_fp8_conservative"):
+        if qformat == "fp8":  # what QUANT_CFG_CHOICES["fp8"] says after the kit's patch
+            text = ptq.read_text()
+            config = next((c for c in ("conservative", "aggressive") if f'"fp8": mtq.MAMBA_MOE_FP8_{c.upper()}_CFG,' in text), None)
+            if config is None:
+                print("double: hf_ptq.py was not patched", flush=True)
+                return 3
+        elif qformat in ("mamba_moe_fp8_conservative", "mamba_moe_fp8_aggressive"):
+            config = qformat.rsplit("_", 1)[1]
+        else:
             print(f"double: unexpected --qformat {qformat}", flush=True)
             return 3
         out = Path(arg(argv, "--export_path"))
@@ -154,7 +159,8 @@ def python(argv: list[str]) -> int:
 
         cfg = Path(src, "config.json")
         content = json.loads(cfg.read_text()).get("_fixture_content", "weights") if cfg.exists() else src
-        T.write_checkpoint(out, arch, fp8=T.FP8_KINDS, quant=quant, content=content)
+        kinds = T.FP8_KINDS if config == "aggressive" else T.CONSERVATIVE_KINDS  # as ModelOpt's two configs do
+        T.write_checkpoint(out, arch, fp8=kinds, quant=quant, content=content)
         print(f"Quantized model exported to: {out}. Total time used 81.4s", flush=True)
         return 0
     if argv[:2] == ["-m", "modelopt.torch.utils.plugins.megatron_preprocess_data"]:
@@ -182,9 +188,12 @@ def vllm(argv: list[str]) -> int:
         if not Path(model, "config.json").exists():
             print(f"OSError: {model} is not a checkpoint", flush=True)
             return 1
-    called(f"bench/{variant}")
-    maybe_fail(f"bench/{variant}")
+    name = f"{variant}-aggressive" if "/aggressive/" in model else variant  # the BENCH_EXTRA=1 variant
+    called(f"bench/{name}")
+    maybe_fail(f"bench/{name}")
     mem, tps = T.BENCH[variant]
+    if Path(model, "config.json").exists():  # vLLM loads the checkpoint's bytes: model loading memory ~ its size
+        mem = round(sum(p.stat().st_size for p in Path(model).glob("*.safetensors")) / 2**30, 2)
     print(T.bench_log(mem, tps, model=model, kv=arg(argv, "--kv-cache-dtype"), mamba=arg(argv, "--mamba_ssm_cache_dtype"),
                       isl=int(arg(argv, "--random-input-len")), osl=int(arg(argv, "--random-output-len")),
                       quantization="modelopt" if "fp8" in variant else "None",
@@ -255,6 +264,77 @@ def nvidia_smi(argv: list[str]) -> int:
 
 TOOLS = {"torchrun": torchrun, "python": python, "vllm": vllm, "nemo-evaluator-launcher": launcher,
          "lm_eval": lm_eval, "hf": hf, "nvidia-smi": nvidia_smi}
+
+
+# --- The tiny tier's local eval task and the environment the tools see (tests/test_tiny.py) ----------------
+
+OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def record_env(tool: str, argv: list[str]) -> None:
+    """DOUBLE_ENV_LOG set: one JSON line per call (tool, argv, working directory, the HF offline variables)."""
+    path = os.environ.get("DOUBLE_ENV_LOG")
+    if path:
+        import json
+
+        with open(path, "a") as f:
+            f.write(json.dumps({"tool": tool, "argv": argv, "cwd": os.getcwd(),
+                                "env": {k: os.environ.get(k) for k in OFFLINE_VARS}}) + "\n")
+
+
+def lm_eval_include_path(argv: list[str]) -> int:
+    """lm_eval on tasks found through --include_path, as lm-eval 0.4.9.2 runs the tiny tier's group tiny_kit:
+    the group's tasks from the YAML files there, each task's `dataset_path: json` data_files opened relative to
+    the working directory (as `datasets` does), results_<time>.json under --output_path/<model>/ with an
+    "acc,none" per task. A missing task or data file fails as the harness does."""
+    import json
+
+    import yaml
+
+    root = Path(arg(argv, "--include_path"))
+    configs = {}
+    for p in sorted(root.rglob("*.yaml")):
+        doc = yaml.safe_load(p.read_text()) or {}
+        configs[doc.get("task") or doc.get("group")] = doc
+    results, samples = {}, {}
+    for name in arg(argv, "--tasks").split(","):
+        if name not in configs:
+            print(f"ValueError: Tasks not found: {name}.", flush=True)
+            return 1
+        doc = configs[name]
+        tasks = doc["task"] if "group" in doc else [name]
+        if "group" in doc:
+            results[name] = {" ": " ", "alias": name}
+        for t in tasks:
+            files = configs[t]["dataset_kwargs"]["data_files"]
+            split = configs[t]["test_split"]
+            data = Path(files[split] if isinstance(files, dict) else files)
+            if not data.is_file():
+                print(f"FileNotFoundError: Unable to find '{Path.cwd() / data}'", flush=True)
+                return 1
+            n = sum(1 for line in data.read_text().splitlines() if line.strip())
+            results[t] = {"alias": f" - {t}", "perplexity,none": 1.85, "acc,none": 0.0, "acc_stderr,none": 0.0}
+            samples[t] = {"original": n, "effective": n}
+    model = dict(kv.split("=", 1) for kv in arg(argv, "--model_args").split(","))["pretrained"]
+    out = Path(arg(argv, "--output_path")) / model.replace("/", "__")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results_2026-11-24T14-20-15.268579.json").write_text(json.dumps({"results": results, "n-samples": samples}, indent=2))
+    print(f"|{' - '.join(results)}|acc|0.0000|", flush=True)
+    return 0
+
+
+_lm_eval_with_launcher_output = TOOLS["lm_eval"]
+TOOLS["lm_eval"] = lambda argv: (lm_eval_include_path if "--include_path" in argv else _lm_eval_with_launcher_output)(argv)
+
+
+def _recorded(tool: str, fn):
+    def run(argv: list[str]) -> int:
+        record_env(tool, argv)
+        return fn(argv)
+    return run
+
+
+TOOLS = {name: _recorded(name, fn) for name, fn in TOOLS.items()}
 
 if __name__ == "__main__":
     sys.exit(TOOLS[Path(sys.argv[0]).name](sys.argv[1:]))
