@@ -106,15 +106,49 @@ def lines(path: Path, src: str | None = None) -> Iterator[Line]:
             yield Line(no, t, r, src)
 
 
+def _keys(needles: Iterable[str]) -> list[bytes]:
+    """The byte strings to look for: a needle that contains another needle finds no line of its own."""
+    out: list[bytes] = []
+    for k in sorted({n.encode() for n in needles}, key=len):
+        if not any(o in k for o in out):
+            out.append(k)
+    return out
+
+
+def _hits(work: bytes, keys: list[bytes]) -> list[tuple[int, int]]:
+    """(start, end) of each line of `work` holding one of `keys`, in order. One `bytes.find` pass per key (C speed,
+    several times faster than one regex alternation, whose engine tries every branch at most positions); after a
+    hit the pass goes on from the end of its line, so a line that holds a key three times costs one find."""
+    if not keys or not keys[0]:  # no needle (or an empty one): every line
+        out, pos, n = [], 0, len(work)
+        while pos < n:
+            end = work.find(b"\n", pos)
+            end = n if end < 0 else end
+            out.append((pos, end))
+            pos = end + 1
+        return out
+    found: dict[int, int] = {}
+    find, rfind, n = work.find, work.rfind, len(work)
+    for k in keys:
+        p = find(k)
+        while p >= 0:
+            start = rfind(b"\n", 0, p) + 1
+            end = find(b"\n", p + len(k))
+            end = n if end < 0 else end
+            found[start] = end
+            p = find(k, end + 1) if end < n else -1
+    return sorted(found.items())
+
+
 def scan(path: Path, needles: Iterable[str], blocks: Iterable[tuple[str, str]] = (), max_block: int = 2000,
          src: str | None = None) -> Iterator[Line]:
     """Lines containing any of `needles`, and every line from a line containing a block's start marker up to
     and including the first containing its end marker (at most `max_block` lines), in file order."""
     blocks = list(blocks)
-    pattern = re.compile("|".join(re.escape(n) for n in [*needles, *(s for s, _ in blocks)]).encode())
+    keys = _keys([*needles, *(s for s, _ in blocks)])
     starts = [(s, e) for s, e in blocks]
     with _open(path) as f:
-        lineno = 1  # number of the first line of `buf`
+        lineno = 1  # number of the first line of `work`
         buf = b""
         block_end: str | None = None
         block_left = 0
@@ -132,36 +166,44 @@ def scan(path: Path, needles: Iterable[str], blocks: Iterable[tuple[str, str]] =
                 work, buf = buf, b""
                 if not work:
                     break
-            pos = 0  # next unread byte of `work`, at a line start
             n = len(work)
-            while pos < n:
-                if block_end is not None:
-                    end = work.find(b"\n", pos)
-                    end = n if end < 0 else end
-                    raw = work[pos:end].decode("utf-8", "replace")
-                    t, r = clean(raw)
+            pos = 0  # next unread byte of `work`, at a line start; `lineno` is its number
+            for start, end in _hits(work, keys):
+                while block_end is not None and pos < n and pos < start:  # a block's lines, hit or not
+                    e = work.find(b"\n", pos)
+                    e = n if e < 0 else e
+                    t, r = clean(work[pos:e].decode("utf-8", "replace"))
                     yield Line(lineno, t, r, src)
                     lineno += 1
-                    pos = end + 1
+                    pos = e + 1
+                    block_left -= 1
+                    if block_end in t or block_left <= 0:
+                        block_end = None
+                if start < pos:
+                    continue  # yielded as a block line
+                lineno += work.count(b"\n", pos, start)
+                t, r = clean(work[start:end].decode("utf-8", "replace"))
+                yield Line(lineno, t, r, src)
+                lineno += 1
+                pos = end + 1
+                if block_end is not None:  # a hit that is also a block line
                     block_left -= 1
                     if block_end in t or block_left <= 0:
                         block_end = None
                     continue
-                m = pattern.search(work, pos)
-                if not m:
-                    lineno += work.count(b"\n", pos, n)
-                    break
-                start = work.rfind(b"\n", pos, m.start())
-                start = pos if start < 0 else start + 1
-                lineno += work.count(b"\n", pos, start)
-                end = work.find(b"\n", m.end())
-                end = n if end < 0 else end
-                raw = work[start:end].decode("utf-8", "replace")
-                t, r = clean(raw)
-                yield Line(lineno, t, r, src)
                 for s, e in starts:
                     if s in t:
                         block_end, block_left = e, max_block
                         break
+            while block_end is not None and pos < n:  # the block goes on past the last hit of this chunk
+                e = work.find(b"\n", pos)
+                e = n if e < 0 else e
+                t, r = clean(work[pos:e].decode("utf-8", "replace"))
+                yield Line(lineno, t, r, src)
                 lineno += 1
-                pos = end + 1
+                pos = e + 1
+                block_left -= 1
+                if block_end in t or block_left <= 0:
+                    block_end = None
+            if pos < n:
+                lineno += work.count(b"\n", pos, n)

@@ -32,7 +32,10 @@ from checks.logread import TROUBLE_NEEDLES, Line, text_lines, trouble
 from checks.textparse import integer, literal, number
 
 FORMATS = ("megatron-bridge",)
-NEEDLES = ("iteration", "memory (", "Distillation done", "checkpoint", *TROUBLE_NEEDLES)
+# Every checkpoint and memory line the parser reads says "iteration" too ("saved checkpoint from iteration N",
+# "(after N iterations) memory (GB)"): searching for "checkpoint" or "memory (" as well would only add passes over
+# the log and the lines that merely mention them (torch's activation-checkpointing warning, printed by every rank).
+NEEDLES = ("iteration", "Distillation done", *TROUBLE_NEEDLES)
 BLOCKS = (("=== Arguments ===", "====="),)
 WINDOW = 0.1  # share of the logged iterations averaged at each end to judge whether the loss falls
 
@@ -127,8 +130,24 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> DistillRecord:
     in_args = False
     seg: Segment | None = None
     loaded: int | None = None  # a resume seen since the segment's last iteration
+    shared: dict = {}  # one object for the values every iteration line repeats (loss names, train_iters, gbs)
     for ln in lines:
         line, s = ln.text, ln.text.strip()
+        # Iteration lines are most of what a long log yields: judged first, as the branches below would have them.
+        if not in_args and "iteration" in line and "=== Arguments ===" not in line and (m := _ITER.search(line)):
+            n = int(m.group(1))
+            if seg is None or seg.first_iteration is None:
+                at = f"{ln.src or source}:{ln.no}"
+                if seg is None:
+                    seg = Segment(at)
+                    rec.segments.append(seg)
+                _segment_starts(rec, seg, n, loaded, at)
+                loaded = None
+            it = _iteration(rec, n, int(m.group(2)), m.group(3), ln.no, ln.src or source, shared)
+            if it is not None:
+                rec.iterations.append(it)
+                seg.last_iteration = n
+            continue
         at = f"{ln.src or source}:{ln.no}"
         if "=== Arguments ===" in s:
             in_args = True
@@ -149,19 +168,6 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> DistillRecord:
                 rec.where.setdefault(f"args.{key}", at)
             continue
         if "iteration" in line:
-            if m := _ITER.search(line):
-                n = int(m.group(1))
-                if seg is None:
-                    seg = Segment(at)
-                    rec.segments.append(seg)
-                if seg.first_iteration is None:
-                    _segment_starts(rec, seg, n, loaded, at)
-                    loaded = None
-                it = _iteration(rec, n, int(m.group(2)), m.group(3), ln.no, ln.src or source)
-                if it is not None:
-                    rec.iterations.append(it)
-                    seg.last_iteration = n
-                continue
             if "checkpoint" in line:
                 if m := _SAVED.search(line):
                     rec.checkpoints.append(int(m.group(1)))
@@ -233,37 +239,43 @@ def _memory(rec: DistillRecord, text: str, unit: str) -> None:
                 rec.memory_gb[k] = max(x * scale, rec.memory_gb.get(k, x * scale))
 
 
-def _iteration(rec: DistillRecord, n: int, total: int, rest: str, no: int, src: str) -> Iteration | None:
+def _iteration(rec: DistillRecord, n: int, total: int, rest: str, no: int, src: str,
+               shared: dict | None = None) -> Iteration | None:
+    shared = {} if shared is None else shared
     fields: dict[str, str] = {}
     losses: dict[str, float] = {}
+    foreign = 0
     for part in rest.split("|"):
-        if ":" not in part:
+        k, colon, v = part.rpartition(":")
+        if not colon:
             if part.strip():
-                rec.foreign_fragments += 1
+                foreign += 1
             continue
-        k, v = part.rsplit(":", 1)
         k, v = k.strip(), v.strip()
         if k in _KNOWN:
             fields[k] = v
         elif k.endswith("loss") and _NUMERIC.match(v):
             x = number(v)
-            losses[k] = x if x is not None else math.nan
+            losses[shared.setdefault(k, k)] = x if x is not None else math.nan
         else:
-            rec.foreign_fragments += 1
+            foreign += 1
+    rec.foreign_fragments += foreign
     if "consumed samples" not in fields:
         return None
+    get = fields.get
+    gbs = integer(get("global batch size"))
     return Iteration(
         iteration=n,
-        train_iters=total,
-        consumed_samples=integer(fields.get("consumed samples")),
-        ms_per_iter=number(fields.get("elapsed time per iteration (ms)", "")),
-        lr=number(fields.get("learning rate", "")),
-        global_batch_size=integer(fields.get("global batch size")),
+        train_iters=shared.setdefault(total, total),
+        consumed_samples=integer(get("consumed samples")),
+        ms_per_iter=number(get("elapsed time per iteration (ms)", "")),
+        lr=number(get("learning rate", "")),
+        global_batch_size=shared.setdefault(gbs, gbs),
         losses=losses,
-        tflops_per_gpu=number(fields.get("throughput per GPU (TFLOP/s/GPU)", "")),
-        grad_norm=number(fields.get("grad norm", "")),
-        skipped=integer(fields.get("number of skipped iterations")) or 0,
-        nan=integer(fields.get("number of nan iterations")) or 0,
+        tflops_per_gpu=number(get("throughput per GPU (TFLOP/s/GPU)", "")),
+        grad_norm=number(get("grad norm", "")),
+        skipped=integer(get("number of skipped iterations")) or 0,
+        nan=integer(get("number of nan iterations")) or 0,
         line=no,
         src=src,
     )
