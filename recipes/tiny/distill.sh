@@ -1,5 +1,7 @@
 # distill (tiny tier): the tutorial's §3 command (script name corrected) for 40 iterations on one GPU,
-# on the tokenized tiny corpus.
+# on the tokenized tiny corpus (local: ${RUN_DIR}/data/tokenized_tiny, made by data.sh). Seed 1234 either way:
+# distill.py hard-codes SEED = 1234 at 0.44.0 (L59) and --seed defaults to 1234 from 0.45.0; the flag is not
+# passed because 0.44.0 lacks it.
 torchrun --nproc_per_node 1 /opt/Model-Optimizer/examples/megatron_bridge/distill.py \
 --teacher_hf_path ${TINY_TEACHER} \
 --student_hf_path ${PRUNED_HF} \
