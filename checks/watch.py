@@ -2,8 +2,7 @@
 
 The watched log is the runner's `RUN_DIR/<unit>/step.log` (the tee of the step's output on every runner; for
 Slurm, the runner's copy of the job's output). `Follower` reads it from where it stopped (byte offsets, only
-complete lines, cleaned by `logread.clean`, kept only where they hold a parser's needles), so one update costs
-what the log grew by, and memory holds only the lines the parser reads. The step's own pure parser
+complete lines, picked by `logread.Scanner` as `checks verify` picks them), so one update costs what the log grew by, and memory holds only the lines the parser reads. The step's own pure parser
 (`checks.steps.distill`, `checks.steps.bench`) turns those lines into the record `checks verify` judges.
 
 Decided now, while the step runs (each a `checks.findings.Finding`, judged by the code `checks verify` uses):
@@ -59,7 +58,7 @@ from checks import render, rules, rundir, yamlio
 from checks.errors import CheckError, FormatNotRecognised
 from checks.findings import ERROR, FAIL, FAILING, PASS, SKIP, Finding, summary
 from checks.judge import _num, gpu_key, judge_value
-from checks.logread import CHUNK, Line, clean
+from checks.logread import CHUNK, Line, Scanner
 from checks.run import Meta, Run, StepData
 from checks.steps import bench, distill
 
@@ -233,22 +232,19 @@ class NoLog(CheckError):
 class Follower:
     """A growing log read from where it stopped: only complete lines (a line being written is read when its
     newline arrives, or at the end with `final=True`), numbered, cleaned, and kept only where they hold one of
-    `needles` or lie in a block (as `logread.scan` selects them); `needles=None` keeps every line. A log that
+    `needles` or lie in a block (by `logread.Scanner`, as `logread.scan`); `needles=None` keeps every line. A log that
     shrank or was replaced (the runner moves a failed attempt's log away) is read again from its start."""
 
     def __init__(self, path: Path, needles: tuple[str, ...] | None = None, blocks: tuple[tuple[str, str], ...] = (),
                  max_block: int = 2000) -> None:
         self.path = Path(path)
-        self.blocks, self.max_block = tuple(blocks), max_block
-        self.pattern = None if needles is None else re.compile(
-            "|".join(re.escape(n) for n in [*needles, *(s for s, _ in self.blocks)]).encode())
+        self.needles, self.blocks, self.max_block = needles, tuple(blocks), max_block
         self._reset(None)
 
     def _reset(self, ino: int | None) -> None:
-        self.ino, self.pos, self.lineno, self.carry = ino, 0, 1, b""
+        self.ino, self.pos, self.carry = ino, 0, b""
         self.lines: list[Line] = []
-        self.block_end: str | None = None
-        self.block_left = 0
+        self.scanner = Scanner(self.needles, self.blocks, self.max_block)  # line numbers and open block
 
     def poll(self, final: bool = False) -> int:
         """Read what the log grew by; returns how many lines were kept. NoLog if there is no such file."""
@@ -278,40 +274,8 @@ class Follower:
             self.carry = b""
         return len(self.lines) - before
 
-    def _keep(self, raw: bytes) -> str:
-        t, r = clean(raw.decode("utf-8", "replace"))
-        self.lines.append(Line(self.lineno, t, r))
-        self.lineno += 1
-        return t
-
     def _take(self, work: bytes) -> None:
-        pos, n = 0, len(work)
-        while pos < n:
-            if self.pattern is None or self.block_end is not None:
-                end = work.find(b"\n", pos)
-                end = n if end < 0 else end
-                t = self._keep(work[pos:end])
-                pos = end + 1
-                if self.block_end is not None:
-                    self.block_left -= 1
-                    if self.block_end in t or self.block_left <= 0:
-                        self.block_end = None
-                continue
-            m = self.pattern.search(work, pos)
-            if not m:
-                self.lineno += work.count(b"\n", pos, n)
-                break
-            start = work.rfind(b"\n", pos, m.start())
-            start = pos if start < 0 else start + 1
-            self.lineno += work.count(b"\n", pos, start)
-            end = work.find(b"\n", m.end())
-            end = n if end < 0 else end
-            t = self._keep(work[start:end])
-            for s, e in self.blocks:
-                if s in t:
-                    self.block_end, self.block_left = e, self.max_block
-                    break
-            pos = end + 1
+        self.lines.extend(self.scanner.lines(work))
 
 
 # ---------------------------------------------------------------- projection
@@ -899,8 +863,8 @@ def default_unit(run_dir: Path) -> str:
                                                 and p.name != rundir.ATTEMPTS)
     for d in candidates:
         try:
-            doc = json.loads((d / rundir.META).read_text())
-        except (OSError, ValueError):
+            doc = rundir.read_json(d / rundir.META, "step.json")
+        except CheckError:
             continue
         if isinstance(doc, dict) and doc.get("exit_code") is None:
             return str(d.relative_to(run_dir))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 from hypothesis import HealthCheck, given, settings
@@ -63,7 +64,9 @@ def test_rich_readers(text):
 
 
 @EXAMPLES
-@given(logs, st.sampled_from([["iteration"], ["iteration", "memory (GB)"], ["Throughput", "x"]]),
+@given(st.one_of(logs, st.lists(st.sampled_from(["itera\x1b[0mtion 5/9 |", "Kil\x00led", "\x1b[31mKilled\x1b[0m",
+                                                 "x\x1b[1m\x1b[0m", "iteration"]), max_size=8).map("\n".join)),
+       st.sampled_from([["iteration"], ["iteration", "memory (GB)"], ["Throughput", "x"], ["Killed", "iteration"]]),
        st.sampled_from([(), (("=== Arguments ===", "====="),)]), st.sampled_from([7, 64, 4096]))
 def test_scan_finds_what_a_line_loop_finds(tmp_path_factory, text, needles, blocks, chunk):
     """The chunked scanner yields exactly the lines a plain loop over the cleaned lines would pick."""
@@ -78,10 +81,11 @@ def test_scan_finds_what_a_line_loop_finds(tmp_path_factory, text, needles, bloc
         t, _ = lr.clean(raw)
         if in_block is not None:
             want.append((no, t))
-            if in_block in t:
-                in_block = None
+            restart = next((e for s, e in blocks if s in t), None)  # a start marker begins the block again
+            in_block = restart or (None if in_block in t else in_block)
             continue
-        if any(n in raw for n in needles) or any(s in raw for s, _ in blocks):
+        # a needle in the raw line, or in its cleaned text (a colour code can split a needle)
+        if any(n in raw or n in t for n in needles) or any(s in raw or s in t for s, _ in blocks):
             want.append((no, t))
             in_block = next((e for s, e in blocks if s in t), None)
     old = lr.CHUNK
@@ -118,3 +122,42 @@ def test_safetensors_header_reader(tmp_path_factory, data):
     p = tmp_path_factory.mktemp("fz") / "x.safetensors"
     p.write_bytes(data)
     _survives(read_safetensors_header, p)
+
+
+# Lines of every kind the distill parser acts on: real ones, the failures `logread.trouble` knows (some behind a
+# launcher prefix or split by a colour code), and needles that only look like them.
+TROUBLE = ["Traceback (most recent call last):", "[default3]:Traceback (most recent call last):", "Killed",
+           "/bin/bash: line 1:  4242 Killed                  python distill.py", "\x1b[31mKilled\x1b[0m",
+           "Trace\x1b[0mback (most recent call last):", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate",
+           "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ", "srun: error: nid00001: task 3: Exited",
+           "3: slurmstepd: error: *** STEP 42.0 ON nid00001 CANCELLED ***", "Segmentation fault (core dumped)",
+           "RuntimeError: CUDA out of memory.", "Traceback", "Killed by signal", "Distillation done! Saved to x",
+           "Distillation done", "itera\x1b[0mtion      20/     200 | consumed samples:  15360 | total loss: 1.5 |"]
+DISTILL = [x for x in distill_log(train_iters=40, save_interval=20).split("\n")] + TROUBLE
+distill_lines = st.one_of(st.sampled_from(DISTILL), st.builds(  # cut and spliced, but never a "=====" line
+    _mangle, st.sampled_from([x for x in DISTILL if "=====" not in x]), st.integers(0, 400), st.text("abc|:! ", max_size=6)))
+
+
+@EXAMPLES
+@given(st.lists(distill_lines, max_size=40).map("\n".join), st.sampled_from([7, 64, 4096]))
+def test_distill_reads_from_the_scan_what_it_reads_from_every_line(tmp_path_factory, text, chunk):
+    """The needles miss no line the distill parser acts on: its record is the same from `scan` as from all lines."""
+    import json
+
+    import checks.logread as lr
+
+    p = tmp_path_factory.mktemp("ds") / "step.log"
+    p.write_bytes(text.encode("utf-8", "replace"))
+
+    def record(lines):
+        try:
+            return json.dumps(dataclasses.asdict(distill.parse(lines, "step.log")), default=str)
+        except CheckError as e:
+            return f"{type(e).__name__}: {e}"
+
+    old = lr.CHUNK
+    lr.CHUNK = chunk
+    try:
+        assert record(scan(p, distill.NEEDLES, distill.BLOCKS)) == record(lr.lines(p))
+    finally:
+        lr.CHUNK = old

@@ -16,7 +16,8 @@ resume point replace those logged before the failure); a restart from scratch, o
 after the completion line, is recorded with its line so the judge can say so. Only the known Megatron fields
 and names ending in "loss" are read: another rank's print can land inside an iteration line, and such
 foreign fragments are counted, never taken for a loss. The log is read with `logread.scan` (only lines
-holding NEEDLES, plus the arguments block), so a log of gigabytes parses at disk speed in constant memory.
+holding NEEDLES, plus the arguments block), so a log of gigabytes parses about as fast as a Python loop reads
+it, in memory that grows with the iterations kept (~550 bytes each), not with the log.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ FORMATS = ("megatron-bridge",)
 # Every checkpoint and memory line the parser reads says "iteration" too ("saved checkpoint from iteration N",
 # "(after N iterations) memory (GB)"): searching for "checkpoint" or "memory (" as well would only add passes over
 # the log and the lines that merely mention them (torch's activation-checkpointing warning, printed by every rank).
-NEEDLES = ("iteration", "Distillation done", *TROUBLE_NEEDLES)
+NEEDLES = ("iteration", "Distillation done!", *TROUBLE_NEEDLES)
 BLOCKS = (("=== Arguments ===", "====="),)
 WINDOW = 0.1  # share of the logged iterations averaged at each end to judge whether the loss falls
 
@@ -132,7 +133,7 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> DistillRecord:
     loaded: int | None = None  # a resume seen since the segment's last iteration
     shared: dict = {}  # one object for the values every iteration line repeats (loss names, train_iters, gbs)
     for ln in lines:
-        line, s = ln.text, ln.text.strip()
+        line = ln.text
         # Iteration lines are most of what a long log yields: judged first, as the branches below would have them.
         if not in_args and "iteration" in line and "=== Arguments ===" not in line and (m := _ITER.search(line)):
             n = int(m.group(1))
@@ -148,6 +149,7 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> DistillRecord:
                 rec.iterations.append(it)
                 seg.last_iteration = n
             continue
+        s = line.strip()
         at = f"{ln.src or source}:{ln.no}"
         if "=== Arguments ===" in s:
             in_args = True
@@ -239,43 +241,64 @@ def _memory(rec: DistillRecord, text: str, unit: str) -> None:
                 rec.memory_gb[k] = max(x * scale, rec.memory_gb.get(k, x * scale))
 
 
+def _float(v: str) -> float | None:
+    """textparse.number, with its work skipped when float() takes the text as it is (no comma: the same value)."""
+    try:
+        return float(v)
+    except ValueError:
+        return number(v)
+
+
+def _int(v: str | None) -> int | None:
+    """textparse.integer, likewise."""
+    try:
+        return int(v)
+    except (ValueError, TypeError):
+        return integer(v)
+
+
 def _iteration(rec: DistillRecord, n: int, total: int, rest: str, no: int, src: str,
                shared: dict | None = None) -> Iteration | None:
+    # The hot loop of a long log (one call per iteration line): what textparse.number and integer would do,
+    # without their copies where float() and int() already take the text (they strip whitespace themselves).
     shared = {} if shared is None else shared
     fields: dict[str, str] = {}
     losses: dict[str, float] = {}
     foreign = 0
+    known, numeric = _KNOWN, _NUMERIC.match
     for part in rest.split("|"):
         k, colon, v = part.rpartition(":")
         if not colon:
-            if part.strip():
+            if part and not part.isspace():
                 foreign += 1
             continue
-        k, v = k.strip(), v.strip()
-        if k in _KNOWN:
+        k = k.strip()
+        if k in known:
             fields[k] = v
-        elif k.endswith("loss") and _NUMERIC.match(v):
-            x = number(v)
-            losses[shared.setdefault(k, k)] = x if x is not None else math.nan
+        elif k.endswith("loss") and numeric(v := v.strip()):
+            losses[shared.setdefault(k, k)] = float(v)  # _NUMERIC text is float() text
         else:
             foreign += 1
     rec.foreign_fragments += foreign
     if "consumed samples" not in fields:
         return None
     get = fields.get
-    gbs = integer(get("global batch size"))
+    gbs = _int(get("global batch size"))
+    ms, lr, tflops, grad = (get("elapsed time per iteration (ms)"), get("learning rate"),
+                            get("throughput per GPU (TFLOP/s/GPU)"), get("grad norm"))
+    skipped, nan = get("number of skipped iterations"), get("number of nan iterations")
     return Iteration(
         iteration=n,
         train_iters=shared.setdefault(total, total),
-        consumed_samples=integer(get("consumed samples")),
-        ms_per_iter=number(get("elapsed time per iteration (ms)", "")),
-        lr=number(get("learning rate", "")),
+        consumed_samples=_int(fields["consumed samples"]),
+        ms_per_iter=None if ms is None else _float(ms),
+        lr=None if lr is None else _float(lr),
         global_batch_size=shared.setdefault(gbs, gbs),
         losses=losses,
-        tflops_per_gpu=number(get("throughput per GPU (TFLOP/s/GPU)", "")),
-        grad_norm=number(get("grad norm", "")),
-        skipped=integer(get("number of skipped iterations")) or 0,
-        nan=integer(get("number of nan iterations")) or 0,
+        tflops_per_gpu=None if tflops is None else _float(tflops),
+        grad_norm=None if grad is None else _float(grad),
+        skipped=(None if skipped is None else _int(skipped)) or 0,
+        nan=(None if nan is None else _int(nan)) or 0,
         line=no,
         src=src,
     )
@@ -318,26 +341,39 @@ def _derive(rec: DistillRecord) -> None:
     if steady:
         rec.median_ms_per_iter = statistics.median(steady)
         rec.minutes_per_1k_iters = rec.median_ms_per_iter * 1000 / 60_000
-    rec.nan_iterations = sum(i.nan for i in its)
-    rec.skipped_iterations = sum(i.skipped for i in its)
     names = set().union(*(i.losses for i in its))
-    rec.nonfinite_losses = sum(1 for i in its for v in i.losses.values() if not math.isfinite(v))
-    rec.dropped_loss_values = sum(1 for i in its for k in names if k not in i.losses)
-    rec.iterations_without_loss = sum(1 for i in its if not i.losses)
-    checks = {
-        "nan_iterations": lambda i: i.nan,
-        "skipped_iterations": lambda i: i.skipped,
-        "nonfinite_losses": lambda i: any(not math.isfinite(v) for v in i.losses.values()),
-        "dropped_loss_values": lambda i: names - set(i.losses),
-        "iterations_without_loss": lambda i: not i.losses,
-    }
-    if gbs:
-        checks["consumed_samples_mismatches"] = lambda i: i.consumed_samples != int(gbs) * i.iteration
-        rec.consumed_samples_mismatches = sum(1 for i in its if checks["consumed_samples_mismatches"](i))
-    for key, bad in checks.items():
-        first = next((i for i in its if bad(i)), None)
-        if first is not None:
-            rec.where[key] = at(first)
+    n_names, isfinite, want = len(names), math.isfinite, int(gbs) if gbs else None
+    nan = skipped = nonfinite = dropped = without = mismatches = 0
+    first: dict[str, Iteration] = {}  # the first iteration each count concerns
+    for i in its:  # one pass for every count: a long run logs 10^5 iterations
+        losses = i.losses
+        if i.nan:
+            nan += i.nan
+            first.setdefault("nan_iterations", i)
+        if i.skipped:
+            skipped += i.skipped
+            first.setdefault("skipped_iterations", i)
+        if losses and not isfinite(sum(losses.values())):  # a sum is finite only when every term is
+            if bad := sum(1 for v in losses.values() if not isfinite(v)):
+                nonfinite += bad
+                first.setdefault("nonfinite_losses", i)
+        if len(losses) < n_names:  # losses' names are among `names`
+            dropped += n_names - len(losses)
+            first.setdefault("dropped_loss_values", i)
+        if not losses:
+            without += 1
+            first.setdefault("iterations_without_loss", i)
+        if want is not None and i.consumed_samples != want * i.iteration:
+            mismatches += 1
+            first.setdefault("consumed_samples_mismatches", i)
+    rec.nan_iterations, rec.skipped_iterations, rec.nonfinite_losses = nan, skipped, nonfinite
+    rec.dropped_loss_values, rec.iterations_without_loss = dropped, without
+    if want is not None:
+        rec.consumed_samples_mismatches = mismatches
+    for key in ("nan_iterations", "skipped_iterations", "nonfinite_losses", "dropped_loss_values",
+                "iterations_without_loss", "consumed_samples_mismatches"):
+        if key in first:
+            rec.where[key] = at(first[key])
     _lr_schedule(rec, at)
     interval = _num_arg(rec, "log_interval") or _guess_interval(its)
     if interval:
