@@ -20,6 +20,7 @@ class Status(str, Enum):
     XPASS = "XPASS"  # passed although marked `xfail`: strict, so it counts as a failure
     SAME = "SAME"  # diff: within tolerance of the baseline
     CHANGED = "CHANGED"  # diff: beyond tolerance
+    DIFFERS = "DIFFERS"  # diff: a version, a setting or a parsed field no golden judges differs: shown, never failing
     ADDED = "ADDED"  # drift: in the upstream README, not in the recipes
     REMOVED = "REMOVED"  # drift: in the recipes, gone from upstream
     MISSING = "MISSING"  # drift: a script or flag the recipes use does not exist at that ref
@@ -30,11 +31,12 @@ class Status(str, Enum):
 
 PASS, FAIL, SKIP, ERROR = Status.PASS, Status.FAIL, Status.SKIP, Status.ERROR
 XFAIL, XPASS, SAME, CHANGED = Status.XFAIL, Status.XPASS, Status.SAME, Status.CHANGED
+DIFFERS = Status.DIFFERS
 ADDED, REMOVED, MISSING = Status.ADDED, Status.REMOVED, Status.MISSING
 
 # What makes `checks` exit 1 (a check did not hold); ERROR alone makes it exit 2 (cannot judge).
 FAILING = frozenset({FAIL, XPASS, CHANGED, ADDED, REMOVED, MISSING})
-ORDER = (PASS, FAIL, SKIP, ERROR, XFAIL, XPASS, SAME, CHANGED, ADDED, REMOVED, MISSING)
+ORDER = (PASS, FAIL, SKIP, ERROR, XFAIL, XPASS, SAME, CHANGED, DIFFERS, ADDED, REMOVED, MISSING)
 
 
 @dataclass

@@ -20,7 +20,8 @@ from checks.findings import ERROR, FAIL, FAILING, PASS, SAME, SKIP, Finding, Sta
 from checks.rundir import write_atomic
 
 STYLE = {"PASS": "green", "SAME": "green", "XFAIL": "cyan", "SKIP": "yellow", "FAIL": "bold red", "XPASS": "bold red",
-         "CHANGED": "bold red", "ADDED": "bold red", "REMOVED": "bold red", "MISSING": "bold red", "ERROR": "bold magenta"}
+         "CHANGED": "bold red", "DIFFERS": "blue", "ADDED": "bold red", "REMOVED": "bold red", "MISSING": "bold red",
+         "ERROR": "bold magenta"}
 QUIET = {PASS, SAME}  # statuses whose note is not worth a line
 
 
