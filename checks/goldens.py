@@ -24,7 +24,7 @@ from checks.yamlio import YList, YMap
 
 TOL_KINDS = ("exact", "abs", "rel", "binomial", "at_most", "at_least")
 TOP_KEYS = ("profile", "sources", "diff", "include", "lineage")
-LINEAGE_KEYS = ("unit", "flag", "echoed", "names", "names_model", "output", "differs_from", "architecture_of",
+LINEAGE_KEYS = ("unit", "flag", "echoed", "names", "names_model", "only_flags", "output", "differs_from", "architecture_of",
                 "bf16_same_as", "optional")
 ENTRY_KEYS = ("path", "ratio", "mean_of", "expect", "by_gpu", "tol", "formats", "requires", "optional", "note", "xfail", "override")
 REQUIRES = ("world_size", "addition")
@@ -72,6 +72,7 @@ class Lineage:
     echoed: str | None = None
     names: str | None = None
     names_model: str | None = None
+    only_flags: str | None = None  # a unit's recorded command passes no flag but these (space-separated)
     output: str | None = None
     differs_from: str | None = None
     architecture_of: str | None = None
@@ -166,9 +167,12 @@ def _lineage(x: object, where: str) -> Lineage:
     if ("unit" in m) == ("output" in m):
         raise CheckError(f"{what} needs exactly one of `unit` (a command/log names a path) and `output` (a checkpoint)",
                          where=m.where())
-    if "unit" in m and not (("flag" in m or "echoed" in m) and (("names" in m) != ("names_model" in m))):
-        raise CheckError(f"{what}: a unit check names `flag` and/or `echoed`, and one of `names`/`names_model`",
-                         where=m.where())
+    if "unit" in m and "only_flags" in m:
+        if any(k in m for k in ("flag", "echoed", "names", "names_model")):
+            raise CheckError(f"{what}: `only_flags` is a check of its own (no flag/echoed/names)", where=m.where())
+    elif "unit" in m and not (("flag" in m or "echoed" in m) and (("names" in m) != ("names_model" in m))):
+        raise CheckError(f"{what}: a unit check names `flag` and/or `echoed`, and one of `names`/`names_model`, "
+                         "or `only_flags`", where=m.where())
     if "output" in m and not any(k in m for k in ("differs_from", "architecture_of", "bf16_same_as")):
         raise CheckError(f"{what}: an output check needs differs_from, architecture_of or bf16_same_as", where=m.where())
     return Lineage(**vals, where=m.where())

@@ -178,6 +178,7 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
                          found=f"{len(shards)} shards", hint="loaders need the index; the export did not finish")
     by_shard = [(s, read_safetensors_header(s)) for s in shards]
     tensors = [t for _, ts in by_shard for t in ts]
+    sampled = sample_names(tensors, hybrid_pattern(config))  # once: per tensor it made loading quadratic
     dtypes: dict[str, int] = {}
     for t in tensors:
         dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
@@ -207,8 +208,11 @@ def load_hf_checkpoint(path: Path) -> HFCheckpoint:
         quantization=quant if isinstance(quant, dict) else None,
         layout=layer_layout(tensors, pattern),
         has_tokenizer=any((path / f).is_file() for f in ("tokenizer.json", "tokenizer.model")),
-        inconsistencies=inconsistencies(config, tensors),
-        fingerprints={t.name: fingerprint(s, t) for s, ts in by_shard for t in ts if t.name in sample_names(tensors, pattern)},
+        inconsistencies=inconsistencies(config, tensors) + (
+            [] if isinstance(config.get("quantization_config", {}), dict) else
+            [f"config.json quantization_config is a {type(config['quantization_config']).__name__}, not an object "
+             "(loaders read it)"]),
+        fingerprints={t.name: fingerprint(s, t) for s, ts in by_shard for t in ts if t.name in sampled},
         resolved=str(path.resolve()),
     )
 

@@ -30,11 +30,15 @@ class Missing(Exception):
 def resolve(record: object, path: str) -> object:
     """Follow a dotted path into a record (dataclasses, dicts, lists). Keys that contain dots
     (e.g. 'mlp.up_proj') are matched greedily. Raises Missing with how deep it got."""
-    node: object = dataclasses.asdict(record) if dataclasses.is_dataclass(record) else record
+    node: object = record  # walked as it is: converting a whole record per golden made judging quadratic
     parts = path.split(".")
     i = depth = 0
     while i < len(parts):
-        if isinstance(node, dict):
+        if dataclasses.is_dataclass(node) and not isinstance(node, type):
+            if parts[i] not in _field_names(node):
+                raise Missing(depth, parts[i])
+            node, i = getattr(node, parts[i]), i + 1
+        elif isinstance(node, dict):
             for j in range(len(parts), i, -1):
                 key = ".".join(parts[i:j])
                 if key in node:
@@ -49,7 +53,24 @@ def resolve(record: object, path: str) -> object:
         if node is None:
             raise Missing(depth, parts[i - 1])
         depth += 1
-    return node
+    return _plain(node)
+
+
+def _field_names(obj: object) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(obj))
+
+
+def _plain(x: object) -> object:
+    """A value as plain data (what dataclasses.asdict would give), so goldens compare against dicts and lists."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return dataclasses.asdict(x)
+    if isinstance(x, list):
+        return [_plain(v) for v in x]
+    if isinstance(x, tuple):
+        return tuple(_plain(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return x
 
 
 def measure(g: Golden, record: object) -> object:

@@ -7,6 +7,8 @@ judged as one run (two runs in one log, an unreadable or incomplete record)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
 import re
@@ -98,8 +100,42 @@ def names(run: Run, path: object, target: str) -> bool:
         if marker in path:
             rel = path.split(marker, 1)[1].rstrip("/")
             if rel in (target.rstrip("/"), real_rel):
-                return True
+                return _same_output(path, want)
     return False
+
+
+def _same_output(old_place: str, want: Path) -> bool:
+    """A path outside this run naming it by its old place: where that place still exists it must hold what this run
+    holds (the run was copied), not another run's output that happens to sit under a directory of the same name."""
+    if not os.path.exists(old_place) or os.path.realpath(old_place) == os.path.realpath(want):
+        return True  # moved (the old place is gone), or the same files
+    if os.path.isdir(old_place) != os.path.isdir(want):
+        return False
+    if not os.path.isdir(want):
+        return True
+    a, b = _summary(os.path.realpath(old_place)), _summary(os.path.realpath(want))
+    return a is not None and a == b
+
+
+def _summary(path: str):
+    """What makes two checkpoint directories the same output (cached per directory state)."""
+    try:
+        state = tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(path)))
+    except OSError:
+        return None
+    return _summary_of(path, state)
+
+
+@functools.lru_cache(maxsize=64)
+def _summary_of(path: str, state: tuple):
+    from checks.errors import CheckError
+    from checks.hfckpt import load_hf_checkpoint
+
+    try:
+        ck = load_hf_checkpoint(Path(path))
+    except CheckError:
+        return state  # not a checkpoint: the same files, by name and size
+    return (tuple(sorted(ck.fingerprints.items())), tuple(sorted(ck.dtypes.items())), _arch(ck), ck.bytes)
 
 
 def _rel(run: Run, p: str) -> str:
@@ -115,7 +151,43 @@ def settings(run: Run, step: str, data: StepData) -> list[Finding]:
         return distill_settings(run, data, rec)
     if step == "bench":
         return [f for v, r in rec.runs.items() for f in _bench_settings(run, data, v, r)]
+    if step == "quantize":
+        return [f for v, q in (rec.variants.items() if rec.variants else (("", rec),)) for f in _quantize_settings(data, v, q)]
+    if step == "prune":
+        return _prune_settings(data, rec)
     return []
+
+
+def _quantize_settings(data: StepData, variant: str, q) -> list[Finding]:
+    """--qformat as recorded against the quantization the exported checkpoint declares."""
+    unit = f"quantize/{variant}" if variant else "quantize"
+    doc = _meta_doc(data, unit)
+    if not doc or not isinstance(doc.get("command"), str) or q.quant_algo is None:
+        return []  # no command (the exit-code check says so) or no checkpoint (its own checks say so)
+    qformat = command_flags(doc["command"]).get("--qformat")
+    f = Finding("quantize", f"{variant + '_' if variant else ''}qformat_matches_export", PASS, tolerance="exact",
+                expected=qformat, measured=q.quant_algo, where=q.where.get("quant_algo", ""),
+                source="runner (step.json command --qformat) vs the export's quantization config")
+    if isinstance(qformat, str) and q.quant_algo.lower() not in qformat.lower():
+        f.status = FAIL
+        f.note = f"the command asked for --qformat {qformat}, the checkpoint is {q.quant_algo}: not this command's export"
+    return [f]
+
+
+def _prune_settings(data: StepData, rec) -> list[Finding]:
+    """prune_minitron.py's arguments block (when the log has one) against the recorded command."""
+    doc = _meta_doc(data, "prune")
+    if not rec.args or not doc or not isinstance(doc.get("command"), str):
+        return []
+    flags = {k[2:]: v for k, v in command_flags(doc["command"]).items() if k.startswith("--") and "${" not in str(v)}
+    bad = [f"--{k} {v!r} but the log says {rec.args[k]!r}" for k, v in flags.items()
+           if k in rec.args and not _same_value(rec.args[k], v)]
+    f = Finding("prune", "settings_echoed_match_command", FAIL if bad else PASS, tolerance="exact",
+                source="runner (step.json command) vs prune_minitron.py's arguments block", where=rec.where.get("args", ""),
+                expected=f"{len(flags)} flags as recorded", measured=f"{len(flags) - len(bad)} matched")
+    if bad:
+        f.note = "; ".join(bad) + " — the log is not of the command the runner recorded"
+    return [f]
 
 
 def distill_settings(run: Run, data: StepData, rec) -> list[Finding]:
@@ -141,7 +213,22 @@ def distill_settings(run: Run, data: StepData, rec) -> list[Finding]:
             " — the log is not of the command the runner recorded"
     else:
         f.status = PASS
-    return [f]
+    return [f, _iterations_match_args(rec)]
+
+
+def _iterations_match_args(rec) -> Finding:
+    """Every iteration line repeats the global batch size and train_iters: they must be the echoed arguments'."""
+    gbs, total = rec.args.get("gbs"), rec.args.get("train_iters")
+    bad = next((i for i in rec.iterations if (isinstance(gbs, int) and i.global_batch_size not in (None, gbs))
+                or (isinstance(total, int) and i.train_iters != total)), None)
+    f = Finding("distill", "iterations_match_arguments", PASS, tolerance="exact", expected={"gbs": gbs, "train_iters": total},
+                source="Megatron-Bridge prints the global batch size and N/train_iters on every iteration line")
+    if bad is not None:
+        f.status, f.where = FAIL, f"{bad.src}:{bad.line}"
+        f.measured = {"gbs": bad.global_batch_size, "train_iters": bad.train_iters}
+        f.note = f"iteration {bad.iteration} ran with global batch size {bad.global_batch_size} of {bad.train_iters} " \
+                 f"iterations; the arguments say {gbs} of {total}: not the run the arguments describe"
+    return f
 
 
 def _bench_settings(run: Run, data: StepData, variant: str, r) -> list[Finding]:
@@ -166,6 +253,13 @@ def _bench_settings(run: Run, data: StepData, variant: str, r) -> list[Finding]:
             problems.append(f"{flag} {flags[flag]!r} but vLLM served {s[key]!r}")
         elif key != "model" and str(s[key]) != str(flags[flag]):
             problems.append(f"{flag} {flags[flag]!r} but vLLM used {s[key]!r}")
+    tp = flags.get("--tensor-parallel-size", flags.get("-tp", 1))
+    if "tensor_parallel_size" in s and str(s["tensor_parallel_size"]) != str(tp):
+        problems.append(f"tensor parallel size {tp} asked, vLLM ran {s['tensor_parallel_size']}")
+    want_q = flags.get("--quantization") if isinstance(flags.get("--quantization"), str) else _quant_method(flags.get("--model"))
+    have_q = None if s.get("quantization") in (None, "None") else str(s.get("quantization"))
+    if want_q is not _UNKNOWN and "quantization" in s and have_q != want_q:
+        problems.append(f"the checkpoint served declares quantization {want_q}, vLLM ran with {have_q}")
     n = int(flags["--num-prompts"]) if str(flags.get("--num-prompts", "")).isdigit() else 1000
     osl = int(flags["--random-output-len"]) if str(flags.get("--random-output-len", "")).isdigit() else None
     isl = int(flags["--random-input-len"]) if str(flags.get("--random-input-len", "")).isdigit() else None
@@ -187,6 +281,23 @@ def _bench_settings(run: Run, data: StepData, variant: str, r) -> list[Finding]:
     f.measured = {k: s.get(k) for k in ("model", "kv_cache_dtype", "mamba_ssm_cache_dtype")}
     f.status, f.note = (FAIL, "; ".join(problems)) if problems else (PASS, "")
     return [f]
+
+
+_UNKNOWN = object()
+
+
+def _quant_method(model: object):
+    """The quantization a local checkpoint declares (config.json quantization_config.quant_method; None when it has
+    none); _UNKNOWN for a hub id or a path that is gone."""
+    cfg = Path(model) / "config.json" if isinstance(model, str) and model.startswith("/") else None
+    if cfg is None or not cfg.is_file():
+        return _UNKNOWN
+    try:
+        doc = json.loads(cfg.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError, RecursionError):
+        return _UNKNOWN
+    qc = doc.get("quantization_config") if isinstance(doc, dict) else None
+    return str(qc.get("quant_method")) if isinstance(qc, dict) and qc.get("quant_method") else None
 
 
 # ---------------------------------------------------------------- one clean run per log
@@ -213,16 +324,26 @@ def one_run(step: str, data: StepData) -> list[Finding]:
         check("one_run", p, (rec.restarts_from_scratch or [rec.trouble_after_completion or ""])[0] or "")
     elif step == "prune":
         p = [f"{rec.searches} searches in one log"] if rec.searches > 1 else []
+        p += [f"{rec.starts} runs began in one log (at {rec.where.get('starts', '?')})"] if rec.starts > 1 else []
+        p += [f"{rec.best_subnets_printed} best subnets printed"] if rec.best_subnets_printed > 1 else []
         p += [f"failed after 'Done!': {rec.trouble_after_completion}"] if rec.trouble_after_completion else []
         check("one_run", p, rec.where.get("searches", ""))
     elif step == "quantize":
         for label, q in ({"": rec} if not rec.variants else {f"{k}_": v for k, v in rec.variants.items()}).items():
             p = [f"{q.exports} exports in one log"] if q.exports > 1 else []
             p += [f"failed after the export line: {q.trouble_after_completion}"] if q.trouble_after_completion else []
+            crash = next((t for t in q.trouble if "Traceback" in t), None) if q.completed else None
+            p += [f"a traceback before the export line ({crash}): a crash and a rerun in one log"] if crash else []
             check(f"{label}one_run", p, q.where.get("exports", ""))
     elif step == "bench":
         for v, r in rec.runs.items():
             p = [f"failed after its totals: {r.trouble_after_completion}"] if r.trouble_after_completion else []
+            p += [f"the engine started {r.engines} times (again at {r.where.get('engines')}): a crash and a restart"] \
+                if r.engines > 1 else []
+            tp = r.settings.get("tensor_parallel_size")
+            tp = tp if isinstance(tp, int) and not isinstance(tp, bool) and tp > 0 else 1
+            p += [f"the weights were loaded {len(r.loadings_gib)} times by {tp} GPU(s) (last at {r.where.get('loadings_gib')}): "
+                  "a crash and a restart"] if len(r.loadings_gib) > tp and r.engines <= 1 else []
             check(f"{v}_one_run", p, r.where.get("completed", ""))
     return out
 
@@ -255,6 +376,18 @@ def _lineage(run: Run, rule: Lineage, f: Finding) -> None:
         found: list[tuple[str, object]] = []
         if rule.optional and _meta_doc(data, rule.unit) is None:
             raise Missing(1, rule.unit)  # an opt-in unit (BENCH_EXTRA, the aggressive variant) that did not run
+        if rule.only_flags:
+            doc = _meta_doc(data, rule.unit)
+            if doc is None:
+                raise Missing(1, rule.unit)
+            allowed = rule.only_flags.split()
+            given = sorted(command_flags(str(doc.get("command", ""))))
+            extra = [k for k in given if k not in allowed]
+            f.expected, f.measured, f.tolerance = " ".join(allowed), " ".join(given), "no other flag"
+            f.where = f"{rule.unit}/step.json"
+            f.status, f.note = (FAIL, f"the recorded command passes {' '.join(extra)}, which the tutorial's command "
+                                "does not: this step did not run with the tutorial's settings") if extra else (PASS, "")
+            return
         if rule.flag:
             doc = _meta_doc(data, rule.unit)
             if doc is None:
@@ -340,6 +473,14 @@ def provenance(run: Run, goldens: Goldens) -> list[Finding]:
     if wrong:
         f.note = f"manifest.json lacks or mistypes {', '.join(wrong)}: not written by the kit's runner"
     out.append(f)
+    steps = m.get("steps") if isinstance(m.get("steps"), dict) else {}
+    odd = [str(u) for u, info in steps.items() if not isinstance(info, dict) or not (
+        isinstance(info.get("deviations", []), list) and all(isinstance(d, dict) for d in info.get("deviations", [])))]
+    if odd:
+        out.append(Finding("run", "provenance_steps", ERROR, expected="one object per step, deviations a list of objects",
+                           measured=", ".join(odd), where="manifest.json", source="scripts/kitlib/manifest.py record_step",
+                           note=f"manifest.json steps {', '.join(odd)} are not what the runner writes: the errata and "
+                                "world sizes the goldens depend on cannot be read; rerun those steps with `make`"))
     absolute = any(g.by_gpu is not None for gs in goldens.steps.values() for g in gs)
     if absolute:
         f = Finding("run", "provenance_gpu_model", PASS if run.context.gpu_model else ERROR,

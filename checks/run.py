@@ -129,6 +129,10 @@ class Run:
             doc = rundir.read_json(path, "step.json")
             if not isinstance(doc, dict):
                 raise CheckError("step.json is not an object", where=str(path), found=type(doc).__name__)
+            log = path.parent / rundir.LOG
+            if log.exists() and not log.is_file():  # read or not, the step's log is part of what the runner vouches for
+                raise CheckError("step.log is not a file", where=str(log), expected="the step's log, as the runner tees it",
+                                 found="a directory" if log.is_dir() else "not a regular file", hint="rerun the step")
             m.doc = doc
         except CheckError as e:
             m.error = e
@@ -229,6 +233,9 @@ class Run:
                     if f.suffix == ".yml":
                         cfg_path = f.parent / "run_config.yml"
                         cfg = None
+                        if cfg_path.exists() and not cfg_path.is_file():
+                            raise CheckError("run_config.yml is not a file", where=self.rel(cfg_path),
+                                             hint="the launcher writes it beside results.yml; rerun the evaluation")
                         if cfg_path.is_file():  # present: it must name the harness (an empty file is no answer)
                             cfg = yamlio.load(cfg_path, "run_config.yml", aliases=True)
                             cfg = {} if cfg is None else cfg

@@ -76,19 +76,22 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
 
 def loads(text: str, file: str, *, aliases: bool = False) -> object:
     """Parse YAML text; CheckError (with file:line) for bad YAML, duplicate keys or, unless allowed, aliases."""
-    loader = _Loader(text)
-    loader.file, loader.allow_aliases = file, aliases
+    loader = None
     try:
+        loader = _Loader(text)  # its reader refuses control characters already here
+        loader.file, loader.allow_aliases = file, aliases
         return loader.get_single_data()
     except CheckError:
         raise
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}" if mark else file
+        pos = getattr(e, "position", None)  # the reader's errors (control characters) give a character offset
+        where = f"{file}:{mark.line + 1}" if mark else f"{file}:{text.count(chr(10), 0, pos) + 1}" if isinstance(pos, int) else file
         raise CheckError("not valid YAML", where=where, found=str(getattr(e, "problem", None) or e).splitlines()[0],
                          hint="fix the YAML syntax at that line") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load(path: Path, what: str, *, aliases: bool = False) -> object:

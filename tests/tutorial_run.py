@@ -20,7 +20,14 @@ ORIGINAL_PATTERN = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-"
 PRUNED_PATTERN = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-MMMM-M-"
 NANO_9B = dict(pattern=ORIGINAL_PATTERN, hidden=4480, ffn=15680, heads=128, head_dim=80)
 PRUNED_7B = dict(pattern=PRUNED_PATTERN, hidden=4352, ffn=13824, heads=120, head_dim=80)
+# The tiny tier's pruned student as the doubles write it: scripts/tiny_model.py's teacher (2,939,472 parameters) with
+# its FFN cut from 768 to 448 (2,447,952: within the tiny prune goldens' 2.0M..2.5M).
+TINY_DIMS = dict(n_groups=2, d_state=16, n_heads_attn=4, n_kv=2, attn_head_dim=64, vocab=605)
+TINY_PRUNED = dict(pattern="M-M*-M-", hidden=256, ffn=448, heads=16, head_dim=32, **TINY_DIMS)
 GPU = "NVIDIA H100 80GB HBM3"
+# The tutorial's data blend (weight, path, ...), as distill.py echoes --data_paths "${DATA_BLEND}".
+BLEND = (Path(__file__).parents[1] / "recipes/tutorial/data_blend.sh").read_text().split('DATA_BLEND="', 1)[1] \
+    .split('"', 1)[0].replace("\\", "").split()
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -97,7 +104,8 @@ def write_checkpoint(d: Path, arch: dict, *, fp8=(), shards: int = 4, quant: dic
     from checks.hfckpt import Tensor, sample_names
 
     d.mkdir(parents=True, exist_ok=True)
-    tensors = nemotron_h_tensors(arch["pattern"], arch["hidden"], arch["ffn"], arch["heads"], arch["head_dim"], fp8=fp8)
+    dims = {k: arch[k] for k in TINY_DIMS if k in arch}  # the 9B/7B defaults unless the arch names its own
+    tensors = nemotron_h_tensors(arch["pattern"], arch["hidden"], arch["ffn"], arch["heads"], arch["head_dim"], fp8=fp8, **dims)
     marked = sample_names([Tensor(n, t, tuple(sh)) for n, t, sh in tensors], arch["pattern"])
     per = -(-len(tensors) // shards)
     weight_map = {}
@@ -111,9 +119,10 @@ def write_checkpoint(d: Path, arch: dict, *, fp8=(), shards: int = 4, quant: dic
         "architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h",
         "hybrid_override_pattern": arch["pattern"], "num_hidden_layers": len(arch["pattern"]),
         "hidden_size": arch["hidden"], "intermediate_size": arch["ffn"], "mamba_num_heads": arch["heads"],
-        "mamba_head_dim": arch["head_dim"], "n_groups": 8, "ssm_state_size": 128, "conv_kernel": 4,
-        "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 131072,
-        "tie_word_embeddings": False, "torch_dtype": "bfloat16", "_fixture_content": content,
+        "mamba_head_dim": arch["head_dim"], "n_groups": dims.get("n_groups", 8), "ssm_state_size": dims.get("d_state", 128),
+        "conv_kernel": 4, "num_attention_heads": dims.get("n_heads_attn", 40), "num_key_value_heads": dims.get("n_kv", 8),
+        "head_dim": dims.get("attn_head_dim", 128), "vocab_size": dims.get("vocab", 131072),
+        "tie_word_embeddings": False, "torch_dtype": "bfloat16", "_fixture_content": content, "_fixture_arch": arch,
     }
     if quant:
         config["quantization_config"] = {"quant_method": "modelopt", **quant["quantization"]}
@@ -226,7 +235,7 @@ def distill_log(train_iters: int = 16000, log_interval: int = 10, ms: float = 27
     from checks.steps.distill import expected_lr
 
     args = dict(teacher_hf_path="nvidia/NVIDIA-Nemotron-Nano-9B-v2", student_hf_path="/runs/r/prune/hf",
-                trust_remote_code=True, tp_size=8, pp_size=1, data_paths=["5", "tokenized_nemotron_v2/code"],
+                trust_remote_code=True, tp_size=8, pp_size=1, data_paths=list(BLEND),
                 data_path_to_cache="/data/cache", use_mock_data=False, seq_length=8192, mbs=4, gbs=768,
                 train_iters=train_iters, lr=0.0001, min_lr=1e-05, lr_warmup_iters=100, eval_interval=save_interval,
                 eval_iters=32, log_interval=log_interval, output_dir="/runs/r/distill/output")
@@ -406,7 +415,7 @@ def recorded_commands(run: Path) -> dict[str, str]:
         "distill": f"torchrun --nproc_per_node 8 {mo}/megatron_bridge/distill.py \\\n"
                    "--teacher_hf_path nvidia/NVIDIA-Nemotron-Nano-9B-v2 \\\n"
                    f"--student_hf_path {run}/prune/hf \\\n--trust_remote_code \\\n--tp_size 8 \\\n--pp_size 1 \\\n"
-                   "--data_paths 5 tokenized_nemotron_v2/code \\\n--data_path_to_cache /data/cache \\\n"
+                   f"--data_paths {' '.join(BLEND)} \\\n--data_path_to_cache /data/cache \\\n"
                    "--seq_length 8192 \\\n--mbs 4 \\\n--gbs 768 \\\n--train_iters 16000 \\\n--lr 1e-4 \\\n"
                    "--min_lr 1e-5 \\\n--lr_warmup_iters 100 \\\n--eval_interval 400 \\\n--eval_iters 32 \\\n"
                    f"--log_interval 10 \\\n--output_dir {run}/distill/output",

@@ -70,6 +70,7 @@ class BenchRun:
     output_tokens_per_s_cv: float | None = None  # spread of repeats: stdev / mean
     loadings_gib: list[float] = field(default_factory=list)  # every weight-loading line (TP ranks, restarts)
     vllm_version: str | None = None
+    engines: int = 0  # "Initializing a V1 LLM engine" lines: one per process, so more than one is a restart
     settings: dict[str, object] = field(default_factory=dict)  # what vLLM echoed of its settings
     trouble: list[str] = field(default_factory=list)
     trouble_after_completion: str | None = None
@@ -132,7 +133,10 @@ def parse(lines: Iterable[Line], source: str = "step.log", repeats: int = 1) -> 
                     run.where.setdefault(f"settings.{k}", at)
         elif "Initializing a V1 LLM engine" in line and (m := _ENGINE.search(line)):
             run.vllm_version = m.group(1)
+            run.engines += 1
             run.where.setdefault("vllm_version", at)
+            if run.engines > 1:
+                run.where.setdefault("engines", at)
             for key in _CONFIG_KEYS:
                 if km := re.search(rf"\b{key}=('[^']*'|[^,]+)", m.group(2)):
                     v = km.group(1).strip("'")
@@ -211,8 +215,14 @@ def apply_json(run: BenchRun, doc: object) -> None:
     if not isinstance(doc, dict):
         raise CheckError("bench result JSON is not an object", hint="rerun the bench step")
     n, el = doc.get("num_requests"), doc.get("elapsed_time")
-    if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+    if n is not None and not (isinstance(n, int) and not isinstance(n, bool) and n > 0):
+        raise CheckError("bench result JSON: num_requests is not a positive integer", found=repr(n)[:80],
+                         hint="vLLM writes it with --output-json; rerun the bench step")
+    if el is not None and not (isinstance(el, (int, float)) and not isinstance(el, bool) and el > 0):
+        raise CheckError("bench result JSON: elapsed_time is not a positive number", found=repr(el)[:80],
+                         hint="vLLM writes it with --output-json; rerun the bench step")
+    if n is not None:
         set_requests(run, n)
-    if isinstance(el, (int, float)) and not isinstance(el, bool):
+    if el is not None:
         run.elapsed_s = float(el)
 

@@ -76,10 +76,13 @@ def parse_results_yml(text: str, run_config: object = None) -> dict[str, float]:
     return parse_results(text, run_config)[0]
 
 
+_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_results(text: str, run_config: object = None) -> tuple[dict[str, float], str]:
     """As parse_results_yml, also returning "harness (how known)"."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_SAFE)  # libyaml where built: a run holds dozens of these files
     except yaml.YAMLError as e:
         raise CheckError("results.yml is not valid YAML", found=str(e).splitlines()[0],
                          hint="the evaluation did not finish writing; rerun it") from None

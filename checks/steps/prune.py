@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from checks.errors import FormatNotRecognised
 from checks.hfckpt import HFCheckpoint
 from checks.logread import Line, text_lines, trouble
-from checks.textparse import Panel, RichTable, hrb, int_dict, int_list, number, rich_blocks, str_list
+from checks.textparse import Panel, RichTable, hrb, int_dict, int_list, literal, number, rich_blocks, str_list
 
 FORMATS = ("modelopt-0.44", "modelopt-0.45", "modelopt-0.46")
 
@@ -56,6 +56,8 @@ class PruneRecord:
     pruned_params: float | None = None
     saved_to: str | None = None
     completed: bool = False
+    args: dict[str, object] = field(default_factory=dict)  # prune_minitron.py's arguments block, when printed
+    starts: int = 0  # processes that began in this log (arguments blocks, "Pruning model" lines): one run per log
     checkpoint: HFCheckpoint | None = None
     where: dict[str, str] = field(default_factory=dict)  # record path -> "file:line" it was read from
     errors: dict[str, str] = field(default_factory=dict)  # field -> why it could not be read
@@ -75,6 +77,7 @@ _DROP = re.compile(r"Dropping decoder layers (\[[\d,\s]*\])( \(1-indexed\))? fro
 _PATTERN = re.compile(r"^\s*(Original|Pruned) (?:hybrid_override_pattern|hybrid_layer_pattern):\s+(\S+)\s*$")
 _MODEL_PARAMS = re.compile(r"^\s*(Original|Pruned) model params: (\S+)\s*$")
 _SAVED = re.compile(r"Saved pruned model to (\S+) in (?:HF|Megatron) checkpoint format")
+_ARG = re.compile(r"^(\w+)\s{2,}(.*?)\s*$")
 _PRELUDE = ("prune_minitron", "Pruning model (showing PP rank0)", "Pruning constraints:", "hparams_to_skip")
 
 
@@ -88,6 +91,8 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> PruneRecord:
     at = lambda key, no: rec.where.__setitem__(key, f"{source}:{no}")  # noqa: E731
     plain = rich = one_indexed = prelude = False
     scored: list[Candidate] | None = None  # the "Top N candidates with scores:" block being read
+    in_args = False
+    blocks = pruning = 0
     for item in rich_blocks(lines):
         if isinstance(item, RichTable):
             rich |= _read_table(rec, item, at)
@@ -96,6 +101,20 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> PruneRecord:
             rich |= _read_panel(rec, item, at)
             continue
         no, line = item.no, item.text
+        if "=== Arguments ===" in line:
+            in_args, blocks = True, blocks + 1
+            at("args", no) if blocks == 1 else None
+            continue
+        if in_args:
+            if line.strip().startswith("====="):
+                in_args = False
+            elif blocks == 1 and (m := _ARG.match(line.strip())):
+                v = literal(m.group(2))
+                rec.args[m.group(1)] = m.group(2) if v is None else v
+            continue
+        if line.startswith("Pruning model (showing PP rank"):
+            pruning += 1
+            at("starts", no) if pruning > 1 else None
         if scored is not None:
             c = _candidate(line)
             if c is not None:
@@ -161,6 +180,7 @@ def parse(lines: Iterable[Line], source: str = "step.log") -> PruneRecord:
                 rec.trouble.append(f"{where}: {line.strip()[:200]}")
             if rec.completed and rec.trouble_after_completion is None:
                 rec.trouble_after_completion = f"{where}: {line.strip()[:200]}"
+    rec.starts = max(blocks, pruning)
     patterns = rec.original_pattern is not None or rec.pruned_pattern is not None
     if plain:
         rec.format, rec.format_evidence = "modelopt-0.44", ["plain search-space or candidate lines"]
