@@ -15,6 +15,7 @@ IMAGE         ?= nemotron-repro:modelopt-$(MODELOPT_REF)
 HF_HOME       ?= $(HOME)/.cache/huggingface
 DATA_ROOT     ?= data
 MODELOPT_DIR  ?= /opt/Model-Optimizer
+BRIDGE_DIR    ?= /opt/Megatron-Bridge
 MODELOPT_VERSION ?=
 NODES         ?=
 GPUS_PER_NODE ?=
@@ -65,7 +66,7 @@ $(KIT_READY): pyproject.toml
 	touch $@
 
 .PHONY: help image lock image-check data prune distill convert eval quantize bench-bf16 bench-fp8 bench \
-        steps reproduce check report plan test preflight regress drift
+        steps reproduce check report plan test preflight regress drift demo drift-flags bench-parse
 
 help: ## list the targets (this text)
 	@echo "Targets (variables: RUN=$(RUN) PROFILE=$(PROFILE) RUNNER=$(RUNNER) IMAGE=$(IMAGE) NODES GPUS_PER_NODE HF_HOME):"
@@ -96,14 +97,32 @@ reproduce: steps ## every step in order, then `make check`
 	$(MAKE) --no-print-directory check
 
 REGRESS_RUN ?= regress-$(PROFILE)-modelopt-$(MODELOPT_REF)
-regress: | $(KIT_READY) ## MODELOPT_REF=<new> BASELINE=runs/<id> [PROFILE=tiny]: build, run the tier, judge vs goldens and baseline
+regress: | $(KIT_READY) ## MODELOPT_REF=<new> BASELINE=runs/<id> [PROFILE=tiny]: build, check flags, run the tier, judge vs goldens and baseline
 	@test -n "$(BASELINE)" || { echo "make regress: set BASELINE=runs/<id>, a finished run of PROFILE=$(PROFILE) with the old ModelOpt" >&2; exit 2; }
 	@test -f "$(BASELINE)/manifest.json" || { echo "make regress: BASELINE=$(BASELINE) is not a run directory (no manifest.json)" >&2; exit 2; }
-	$(MAKE) --no-print-directory image
+	$(if $(filter local,$(RUNNER)),@$(LOCAL_CHECKOUT),$(MAKE) --no-print-directory image)
+	$(MAKE) --no-print-directory drift-flags RUN=$(REGRESS_RUN)
 	$(MAKE) --no-print-directory steps RUN=$(REGRESS_RUN)
 	@rc=0; \
 	$(PY) -m checks verify $(RUNS)/$(REGRESS_RUN) --expected expected/$(PROFILE).yaml --json $(RUNS)/$(REGRESS_RUN)/report.json || rc=$$?; \
 	$(PY) -m checks diff $(BASELINE) $(RUNS)/$(REGRESS_RUN) --expected expected/$(PROFILE).yaml --json $(RUNS)/$(REGRESS_RUN)/diff.json || { r=$$?; [ $$r -gt $$rc ] && rc=$$r; }; \
+	exit $$rc
+
+# RUNNER=local runs in this environment (inside the image): no image is built, so the checkout at MODELOPT_DIR is
+# what runs; the image writes its ref to .kit-ref (Containerfile), and a different one stops here.
+LOCAL_CHECKOUT = echo "make regress: RUNNER=local runs in this environment: no image is built; the steps use the Model-Optimizer checkout at MODELOPT_DIR=$(MODELOPT_DIR), taken to be at MODELOPT_REF=$(MODELOPT_REF)"; \
+	if [ -f "$(MODELOPT_DIR)/.kit-ref" ]; then read -r ref sha < "$(MODELOPT_DIR)/.kit-ref"; [ "$$ref" = "$(MODELOPT_REF)" ] || { \
+	echo "make regress: MODELOPT_DIR=$(MODELOPT_DIR) holds Model-Optimizer $$ref ($$sha; its .kit-ref), not MODELOPT_REF=$(MODELOPT_REF): nothing was launched. What to do: run in an image built with MODELOPT_REF=$(MODELOPT_REF), or point MODELOPT_DIR at a checkout of it" >&2; exit 2; }; fi
+# `checks drift` reads the checkouts where the steps will run: inside the image, or here with RUNNER=local.
+IN_IMAGE = $(if $(filter local,$(RUNNER)),$(PY),docker run --rm -v $(CURDIR):$(CURDIR) -v $(abspath $(RUN_DIR)):$(abspath $(RUN_DIR)) -w $(CURDIR) $(IMAGE) python3)
+
+drift-flags: | $(KIT_READY) ## before any GPU time: every script PROFILE's commands call exists at MODELOPT_REF and takes their flags
+	@mkdir -p $(RUN_DIR)
+	$(KIT) commands > $(RUN_DIR)/commands.json.tmp && mv $(RUN_DIR)/commands.json.tmp $(RUN_DIR)/commands.json
+	@rc=0; $(IN_IMAGE) -m checks drift --flags-only --commands $(abspath $(RUN_DIR))/commands.json --modelopt-root $(MODELOPT_DIR) \
+	  $(if $(filter local,$(RUNNER)),$(if $(wildcard $(BRIDGE_DIR)),--bridge-root $(BRIDGE_DIR)),--bridge-root $(BRIDGE_DIR)) \
+	  --json $(abspath $(RUN_DIR))/drift.json || rc=$$?; \
+	[ $$rc -eq 0 ] || echo "make drift-flags: the commands rendered for Model-Optimizer $(MODELOPT_REF) (errata applied; $(RUN_DIR)/commands.json) call a script or pass a flag that the checkout at $(MODELOPT_DIR) does not have, or it could not be read (the MISSING/ERROR lines above; $(RUN_DIR)/drift.json). Nothing was launched. What to do: give the erratum a range for this version in recipes/errata.yaml, or check MODELOPT_REF / MODELOPT_DIR." >&2; \
 	exit $$rc
 
 drift: | $(KIT_READY) ## compare recipes/ with the tutorial README of the image's Model-Optimizer (MODELOPT_REF)
@@ -118,11 +137,18 @@ report: | $(KIT_READY) ## HTML page of runs/RUN's verdicts with plots (BASELINE=
 	$(PY) -c "import matplotlib" 2>/dev/null || $(PY) -m pip install -q -e '.[plots]'
 	$(PY) -m checks report $(RUN_DIR) --expected expected/$(PROFILE).yaml --html $(RUN_DIR)/report.html $(if $(BASELINE),--baseline $(BASELINE))
 
+demo: | $(KIT_READY) ## a first look without a GPU: verify, diff and the HTML report on real H100 runs (demo/)
+	$(PY) -c "import matplotlib" 2>/dev/null || $(PY) -m pip install -q -e '.[plots]'
+	$(PY) demo/run_demo.py --out build/demo
+
 plan: | $(KIT_READY) ## print each step's command, resources and GPU-hours (nothing runs)
 	$(KIT) plan
 
 preflight: | $(KIT_READY) ## check what every step of the profile needs, without running anything
 	@rc=0; for u in $(UNITS_all); do $(KIT) preflight $$u || rc=2; done; exit $$rc
+
+bench-parse: | $(KIT_READY) ## time `checks verify --step distill` on a generated log against a line scan (SIZE=1GiB)
+	$(PY) scripts/bench_parse.py --size $(or $(SIZE),1GiB) --repeats $(or $(REPEATS),3)
 
 test: ## run the kit's tests (no GPU needed)
 	python3 -m venv $(VENV)

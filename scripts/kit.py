@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""The kit's orchestrator, called by the Makefile: render | step | plan | preflight | show.
+"""The kit's orchestrator, called by the Makefile: render | step | plan | preflight | show | commands.
 
 Exit codes: 0 success, 1 the step ran and failed, 2 bad input or setup (nothing was launched)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -53,6 +54,8 @@ def build() -> argparse.ArgumentParser:
     pl.add_argument("units", nargs="*")
     sub.add_parser("units").add_argument("--group", default=None)
     sub.add_parser("mk", help="make rules for this profile's steps (included by the Makefile)")
+    sub.add_parser("commands", help="every step's command as rendered (errata applied), JSON {step: command}, "
+                                    "for `checks drift --flags-only --commands`")
     return p
 
 
@@ -128,6 +131,10 @@ def dispatch(a: argparse.Namespace) -> int:
         return 0
     if a.cmd == "mk":
         print(make_rules(a.profile, units))
+        return 0
+    if a.cmd == "commands":
+        print(json.dumps({u.name: render(u, ctx, versions, multinode=multinode and u.nodes > 1).command for u in units},
+                         indent=2))
         return 0
     if a.cmd == "plan":
         chosen = [profile.find(units, n) for n in a.units] if a.units else units

@@ -10,7 +10,10 @@ Where NemotronHConfig comes from, and how the hybrid pattern is spelt (facts: re
   it, and later 5.x rename the layer types (5.23 here: linear_attention / full_attention).
 - transformers 4.x (4.57.6 is Megatron-Bridge 0.3.0's lock) has none; a NemotronH loads as the Hub's remote code,
   whose config takes `hybrid_override_pattern`. Pass that code with --remote-code DIR (a directory holding
-  configuration_nemotron_h.py and modeling_nemotron_h.py); the kit does not ship it.
+  configuration_nemotron_h.py and modeling_nemotron_h.py); the kit does not ship it, its image fetches it at build
+  time (Containerfile, $NEMOTRON_H_REMOTE_CODE, the default of --remote-code), so the tiny tier needs no network.
+  That is also what the pinned image's tools need: Megatron-Bridge 0.3.0 (transformers 4.x) loads the teacher
+  only through the code it carries (auto_map), never through a 5.x native class.
 The spelling is chosen by trying the config class, never by version string: `hybrid_override_pattern` first
 (the class maps the characters to its own layer names, which survives renames), then `layers_block_type` with
 the legacy names; a spelling counts only if the built config holds the pattern asked for. No usable class:
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -139,9 +143,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mamba-head-dim", type=int, default=32)
     p.add_argument("--vocab", type=int, default=1024)
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--remote-code", type=Path, default=None,
+    env = os.environ.get("NEMOTRON_H_REMOTE_CODE") or None  # the kit's image sets it (Containerfile)
+    p.add_argument("--remote-code", type=Path, default=Path(env) if env else None,
                    help=f"a directory with the Hub's {' and '.join(REMOTE_FILES)} (for transformers without a "
-                        "native NemotronH); used instead of the installed transformers' class")
+                        "native NemotronH); used instead of the installed transformers' class "
+                        "(default: $NEMOTRON_H_REMOTE_CODE, which the kit's image sets to the copy it fetched at build)")
     return p
 
 

@@ -211,3 +211,11 @@ def test_bench_extra_reproduces_the_tables_fp8_row_with_the_aggressive_config(tm
                 "memory_7b-fp8-aggressive_vs_7b-bf16", "lineage_quantize_aggressive_is_an_fp8_export_of_convert"):
         assert v[gid]["status"] == "PASS", (gid, v[gid])
     assert v["layout_mamba_in_proj"]["status"] == "XFAIL" and v["7b-fp8_model_loading_gib"]["status"] == "XFAIL"
+
+
+def test_readme_first_lines_name_real_targets():
+    """The README's opening commands (with GPUs, without, the tests) stay true: each `make` word is a target."""
+    lines = (ROOT / "README.md").read_text().split("\n\n", 2)[1].splitlines()
+    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
+    named = [w for ln in lines if ln.strip().startswith("make ") for w in ln.split("#")[0].split()[1:] if "=" not in w]
+    assert {"image", "reproduce", "demo", "test"} <= set(named) and set(named) <= targets, (named, targets)

@@ -30,17 +30,164 @@ def test_tiny_dry_run_uses_the_tiny_recipes(tmp_path):
     assert "distill_minitron" not in p.stdout  # tiny recipes call the real script name
 
 
-def test_regress_plan_and_its_refusals(tmp_path):
+def test_regress_refusals(tmp_path):
     p = make(tmp_path, "regress", "MODELOPT_REF=0.45.0", PROFILE="tiny")
     assert p.returncode == 2 and "set BASELINE=runs/<id>" in p.stderr
     p = make(tmp_path, "regress", "MODELOPT_REF=0.45.0", f"BASELINE={tmp_path}", PROFILE="tiny")
     assert p.returncode == 2 and "is not a run directory" in p.stderr
+
+
+# ---- make regress across ModelOpt versions: the plans, the flag check before launch, the flow with the doubles ----
+
+UPSTREAM = ROOT / "tests" / "fixtures" / "upstream"
+BRIDGE_0_3_0 = UPSTREAM / "Megatron-Bridge" / "v0.3.0"  # what nemo:26.02 ships
+# How each version expresses the tutorial's FP8 intent (recipes/errata.yaml quantize-fp8-conservative).
+FP8 = {"0.44.0": ("examples/llm_ptq/hf_ptq.py", "--qformat fp8", True),
+       "0.45.0": ("examples/llm_ptq/hf_ptq.py", "--qformat mamba_moe_fp8_conservative", False),
+       "0.46.0": ("examples/hf_ptq/hf_ptq.py", "--qformat mamba_moe_fp8_conservative", False),
+       "0.47.0": ("examples/hf_ptq/hf_ptq.py", "--qformat mamba_moe_fp8_conservative", False)}
+TINY_UNITS = ("data", "prune", "distill", "convert", "eval/tiny", "quantize", "bench/tiny-bf16", "bench/tiny-fp8")
+
+
+def modelopt_at(d, version: str):
+    """A Model-Optimizer checkout laid out as `version` has it, from the real argparse extracts in
+    tests/fixtures/upstream/ (0.47.0: the `main` extracts, as the mirror has no 0.47.0 tag): examples/llm_ptq/ up to
+    0.45, examples/hf_ptq/ from 0.46 with llm_ptq a symlink to it at 0.46 and gone after. At 0.44 hf_ptq.py also holds
+    QUANT_CFG_CHOICES' "fp8" line (upstream L105) for the kit's patch. .kit-ref as the image writes it."""
+    import shutil
+
+    src = UPSTREAM / "Model-Optimizer" / ("main" if version == "0.47.0" else version)
+    moved = version >= "0.46.0"
+    for f in sorted(src.rglob("*.py")):
+        if moved and f.parent.name == "llm_ptq":
+            continue
+        dst = d / f.relative_to(src)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, dst)
+    if version < "0.45.0":
+        ptq = d / "examples/llm_ptq/hf_ptq.py"
+        lines = ptq.read_text().split("\n")
+        assert lines[104] == ""  # the extract keeps upstream line numbers: L105 is blank in it
+        lines[104] = '    QUANT_CFG_CHOICES = {"int8": mtq.INT8_DEFAULT_CFG, "fp8": mtq.FP8_DEFAULT_CFG,}'
+        ptq.write_text("\n".join(lines))
+    if version == "0.46.0":
+        (d / "examples/llm_ptq").symlink_to("hf_ptq")
+    (d / ".kit-ref").write_text(f"{version} 0000000000000000000000000000000000000000\n")
+    return d
+
+
+def at(tmp, version: str, **variables):
+    """make variables and environment for a run against the checkout of `version` (the doubles read MODELOPT_DIR)."""
+    mo = tmp / f"modelopt-{version}"
+    if not mo.exists():
+        modelopt_at(mo, version)
+    return dict(MODELOPT_REF=version, MODELOPT_DIR=str(mo), BRIDGE_DIR=str(BRIDGE_0_3_0), PROFILE="tiny",
+                env_extra={"MODELOPT_DIR": str(mo)}, **variables)
+
+
+@pytest.mark.parametrize("ref", ["0.44.0", "0.45.0", "0.46.0", "0.47.0"])
+def test_plan_per_version_has_a_runnable_command_for_every_tiny_step(tmp_path, ref):
+    import shlex
+
+    script, qformat, patched = FP8[ref]
+    p = make(tmp_path, "plan", PROFILE="tiny", MODELOPT_REF=ref, check=True)
+    cmds = {}
+    for line in p.stdout.splitlines():
+        if line.startswith("== "):
+            unit = line.split()[1]
+        elif line.startswith("   $ "):
+            cmds[unit] = line[len("   $ "):]
+    assert tuple(cmds) == TINY_UNITS
+    for unit, cmd in cmds.items():
+        if cmd.startswith("[patch "):
+            cmd = cmd.split("] ", 1)[1]
+        shlex.split(cmd)  # whole, quoted words
+        assert subprocess.run(["bash", "-n", "-c", cmd]).returncode == 0, (unit, cmd)
+        assert "${" not in cmd and "nvidia/" not in cmd and "hf.co" not in cmd, (unit, cmd)
+    q = cmds["quantize"]
+    assert f"python /opt/Model-Optimizer/{script} " in q and f"{qformat} " in q
+    assert q.startswith("[patch ") == patched and ("MAMBA_MOE_FP8_CONSERVATIVE_CFG" in q) == patched
+    assert "deviation quantize-fp8-conservative (patch)" in p.stdout if patched else \
+        "deviation quantize-fp8-conservative (erratum)" in p.stdout
+
+
+@pytest.mark.parametrize("ref", ["0.45.0", "0.46.0", "0.47.0"])
+def test_regress_dry_run_per_version(tmp_path, ref):
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "manifest.json").write_text("{}")
-    p = make(tmp_path, "-n", "regress", "MODELOPT_REF=0.45.0", f"BASELINE={tmp_path / 'base'}", PROFILE="tiny", check=True)
-    assert "scripts/image.py build --image nemotron-repro:modelopt-0.45.0 --modelopt-ref 0.45.0" in p.stdout
-    assert "steps RUN=regress-tiny-modelopt-0.45.0" in p.stdout
-    assert "checks diff " + str(tmp_path / "base") in p.stdout and "checks verify" in p.stdout
+    script, qformat, _ = FP8[ref]
+    run = f"regress-tiny-modelopt-{ref}"
+    p = make(tmp_path, "-n", "regress", f"BASELINE={tmp_path / 'base'}", PROFILE="tiny", MODELOPT_REF=ref, RUNNER="docker",
+             check=True)
+    out = p.stdout
+    order = [out.index(s) for s in (f"scripts/image.py build --image nemotron-repro:modelopt-{ref} --modelopt-ref {ref}",
+                                    f" commands > {tmp_path}/runs/{run}/commands.json.tmp",
+                                    f"nemotron-repro:modelopt-{ref} python3 -m checks drift --flags-only --commands "
+                                    f"{tmp_path}/runs/{run}/commands.json",
+                                    "# data runs: ", " step data", "# bench/tiny-fp8 runs: ", "checks verify", "checks diff ")]
+    assert order == sorted(order)  # image, then the flag check, then the steps, then the judges
+    shown = {line.split()[1]: line.split(" runs: ", 1)[1] for line in out.splitlines() if line.startswith("# ") and " runs: " in line}
+    assert tuple(shown) == TINY_UNITS
+    assert f"python /opt/Model-Optimizer/{script} " in shown["quantize"] and qformat in shown["quantize"]
+    assert "[patch " not in shown["quantize"] and "kit: " not in out + p.stderr
+    # RUNNER=local: this environment is the image; nothing is built, the checkout is named instead
+    p = make(tmp_path, "-n", "regress", f"BASELINE={tmp_path / 'base'}", PROFILE="tiny", MODELOPT_REF=ref, check=True)
+    assert "image.py build" not in p.stdout and "RUNNER=local runs in this environment: no image is built" in p.stdout
+    assert ".venv/bin/python -m checks drift --flags-only" in p.stdout
+
+
+def test_drift_flags_stops_regress_before_anything_launches(tmp_path):
+    """The errata say examples/llm_ptq/ at 0.45.0; a checkout laid out as 0.47.0 has no such script: the flag check
+    refuses, with what to do, and no step starts. A checkout whose .kit-ref names another ref is refused first."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "manifest.json").write_text("{}")
+    v = at(tmp_path, "0.47.0")
+    v["MODELOPT_REF"] = "0.45.0"
+    (tmp_path / "modelopt-0.47.0" / ".kit-ref").unlink()
+    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'base'}", **v)
+    assert p.returncode == 2 and calls(tmp_path) == []  # make: a sub-make failed
+    assert "MISSING" in p.stdout and "examples/llm_ptq/hf_ptq.py" in p.stdout
+    assert "Nothing was launched. What to do: give the erratum a range for this version in recipes/errata.yaml" in p.stderr
+    assert "Traceback" not in p.stdout + p.stderr
+    drift = json.loads((tmp_path / "runs" / "regress-tiny-modelopt-0.45.0" / "drift.json").read_text())
+    assert {f["status"] for f in drift["findings"] if f["step"] == "quantize"} == {"MISSING"}
+    assert not (tmp_path / "runs" / "regress-tiny-modelopt-0.45.0" / "data").exists()
+
+    v = at(tmp_path, "0.46.0")
+    v["MODELOPT_REF"] = "0.45.0"
+    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'base'}", **v)
+    assert p.returncode == 2 and calls(tmp_path) == []
+    assert "holds Model-Optimizer 0.46.0" in p.stderr and "not MODELOPT_REF=0.45.0: nothing was launched" in p.stderr
+
+
+def test_regress_end_to_end_with_doubles_0_44_baseline_0_46_candidate(tmp_path):
+    """The tiny tier at ModelOpt 0.44.0 (the kit's patch of hf_ptq.py), then `make regress` at 0.46.0 (the
+    --qformat flag on examples/hf_ptq/): flag check, every step, verify and diff. The doubles write the same
+    checkpoints either way, so the verdict must be: nothing changed."""
+    p = make(tmp_path, "steps", RUN="base", **at(tmp_path, "0.44.0"))
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "[kit] patch quantize-fp8-conservative" in (tmp_path / "runs/base/quantize/step.log").read_text()
+    base_calls = calls(tmp_path)
+    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'runs' / 'base'}", **at(tmp_path, "0.46.0"))
+    out = p.stdout + p.stderr
+    assert "Traceback" not in out
+    run = tmp_path / "runs" / "regress-tiny-modelopt-0.46.0"
+    drift = json.loads((run / "drift.json").read_text())
+    assert {(f["step"], f["status"]) for f in drift["findings"]} == {
+        ("prune", "SAME"), ("distill", "SAME"), ("convert", "SAME"), ("quantize", "SAME")}
+    assert out.index("checks drift flags in") < out.index("step data")  # checked before anything launched
+    assert calls(tmp_path)[len(base_calls):] == base_calls  # every step ran again
+    assert all((run / u / ".done").is_file() for u in TINY_UNITS)
+    cmd = json.loads((run / "manifest.json").read_text())["steps"]["quantize"]["command"]
+    assert "examples/hf_ptq/hf_ptq.py" in cmd and "--qformat mamba_moe_fp8_conservative" in cmd
+    diff = json.loads((run / "diff.json").read_text())
+    judged = [f for f in diff["findings"] if f["status"] != "DIFFERS"]  # DIFFERS: shown (versions, commands), never judged
+    assert [f for f in judged if f["status"] != "SAME"] == []  # the doubles' tiny runs at 0.44.0 and 0.46.0 agree
+    assert sum(f["status"] == "SAME" for f in judged) >= 40
+    assert {f["id"] for f in judged if f["step"] == "quantize"} >= {"layout_mlp_up_proj", "layout_mamba_in_proj", "quant_algo"}
+    report = json.loads((run / "report.json").read_text())
+    assert report["summary"]["FAIL"] == report["summary"]["ERROR"] == 0
+    assert p.returncode == 0, out[-3000:]
 
 
 def test_prune_quant_bench_end_to_end_with_doubles(tmp_path):

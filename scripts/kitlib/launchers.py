@@ -20,8 +20,10 @@ from kitlib.profile import ROOT, Unit
 from kitlib.sampler import QUERY
 from kitlib.tee import Tee
 
+# The offline pair is set by a profile's `offline: true` (kitlib.runner.child_env); a Slurm job inherits the
+# environment sbatch was given (--export=ALL, Slurm's default), and pyxis passes it into the container.
 PASSED_BY_NAME = ("HF_TOKEN", "HF_HOME", "VLLM_CACHE_ROOT", "SLURM_HOST", "SLURM_ACCOUNT", "JUDGE_API_KEY",
-                  "HF_HUB_OFFLINE")
+                  "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
 @dataclass

@@ -52,8 +52,10 @@ def torchrun(argv: list[str]) -> int:
     if name == "prune_minitron":
         maybe_fail("prune")
         out = Path(arg(argv, "--output_hf_path"))
-        print(T.prune_log(os.environ.get("DOUBLE_PRUNE_FORMAT", "modelopt-0.44"), out=str(out)), flush=True)
-        T.write_checkpoint(out, T.PRUNED_7B, content="pruned")
+        print(echo_prune_args(T.prune_log(os.environ.get("DOUBLE_PRUNE_FORMAT", "modelopt-0.44"), out=str(out)), argv),
+              flush=True)
+        tiny = float(arg(argv, "--prune_target_params")) < 1e8 if "--prune_target_params" in argv else False
+        T.write_checkpoint(out, T.TINY_PRUNED if tiny else T.PRUNED_7B, content="pruned")
         return 0
     if name == "distill":
         i = argv.index("--data_paths")
@@ -111,6 +113,21 @@ def torchrun(argv: list[str]) -> int:
     return 2
 
 
+def echo_prune_args(log: str, argv: list[str]) -> str:
+    """prune_minitron.py echoes its arguments: the double's arguments block says what this command passed
+    (typed as its argparse does: --prune_target_params float, --hparams_to_skip a list)."""
+    lines = log.split("\n")
+    start = next(i for i, line in enumerate(lines) if "= Arguments =" in line)
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("====="))
+    given: dict[str, object] = {}
+    for i, a in enumerate(argv):
+        if a.startswith("--") and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            k, v = a[2:], argv[i + 1]
+            given[k] = float(v) if k.startswith("prune_target") else [v] if k == "hparams_to_skip" else v
+    block = [f"{k:<35} {v}" for k, v in given.items()]
+    return "\n".join(lines[:start + 1] + block + lines[end:])
+
+
 def nan_line(line: str) -> str:
     """An iteration line as Megatron-Bridge prints it when the loss is NaN: the NaN counted, every loss left out
     (training_log prints a loss only when it is > 0, and NaN > 0 is False)."""
@@ -118,6 +135,16 @@ def nan_line(line: str) -> str:
 
     line = re.sub(r" [a-z][a-z ]*? loss: [-+0-9.eEnaif]+ \|", "", line)
     return re.sub(r"number of nan iterations: +0 \|", "number of nan iterations:   1 |", line)
+
+
+def fixture_arch(model: str, default: dict) -> dict:
+    """The architecture a doubles-written checkpoint records (config.json `_fixture_arch`), else `default`."""
+    import json
+
+    try:
+        return json.loads(Path(model, "config.json").read_text()).get("_fixture_arch") or default
+    except (OSError, ValueError):
+        return default
 
 
 def python(argv: list[str]) -> int:
@@ -128,7 +155,8 @@ def python(argv: list[str]) -> int:
         if not src.is_dir():
             print(f"FileNotFoundError: {src}", flush=True)
             return 1
-        T.write_checkpoint(Path(arg(argv, "--hf-path")), T.PRUNED_7B, content=f"distilled-{src.name}")
+        T.write_checkpoint(Path(arg(argv, "--hf-path")), fixture_arch(arg(argv, "--hf-model"), T.PRUNED_7B),
+                           content=f"distilled-{src.name}")
         print("Successfully exported model to HF format")
         return 0
     if argv and argv[0].endswith("hf_ptq.py"):
@@ -152,7 +180,7 @@ def python(argv: list[str]) -> int:
             return 3
         out = Path(arg(argv, "--export_path"))
         src = arg(argv, "--pyt_ckpt_path")
-        arch = T.NANO_9B if src == "nvidia/NVIDIA-Nemotron-Nano-9B-v2" else T.PRUNED_7B
+        arch = T.NANO_9B if src == "nvidia/NVIDIA-Nemotron-Nano-9B-v2" else fixture_arch(src, T.PRUNED_7B)
         quant = {"producer": {"name": "modelopt", "version": "0.44.0"},
                  "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None, "exclude_modules": ["lm_head"]}}
         import json
@@ -295,7 +323,7 @@ def lm_eval_include_path(argv: list[str]) -> int:
     configs = {}
     for p in sorted(root.rglob("*.yaml")):
         doc = yaml.safe_load(p.read_text()) or {}
-        configs[doc.get("task") or doc.get("group")] = doc
+        configs[doc["group"] if "group" in doc else doc.get("task")] = doc  # a group's `task:` is its list of tasks
     results, samples = {}, {}
     for name in arg(argv, "--tasks").split(","):
         if name not in configs:
