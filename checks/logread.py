@@ -208,16 +208,35 @@ class Scanner:
         self.max_block, self.src = max_block, src
         self.lineno, self.block_end, self.block_left = 1, None, 0
 
-    def _block_line(self, t: str) -> None:
-        """A line inside a block: a start marker begins the block again (as a parser reading every line would
-        see it), an end marker or the length limit closes it."""
+    def _opens(self, t: str) -> bool:
+        """A line holding a block's start marker opens that block."""
         for s, e in self.starts:
             if s in t:
                 self.block_end, self.block_left = e, self.max_block
-                return
+                return True
+        return False
+
+    def _block_line(self, t: str) -> None:
+        """A line inside a block: a start marker begins the block again (as a parser reading every line would
+        see it), an end marker or the length limit closes it."""
+        if self._opens(t):
+            return
         self.block_left -= 1
         if self.block_end in t or self.block_left <= 0:
             self.block_end = None
+
+    def _block(self, data: bytes, pos: int, stop: int, hi: int) -> Iterator[Line]:
+        """Every line of an open block from `pos` (a line start) until `stop` or the block closes; returns the
+        position after the last line yielded."""
+        while self.block_end is not None and pos < stop:
+            e = data.find(b"\n", pos, hi)
+            e = hi if e < 0 else e
+            t, r = clean(data[pos:e].decode("utf-8", "replace"))
+            yield Line(self.lineno, t, r, self.src)
+            self.lineno += 1
+            pos = e + 1
+            self._block_line(t)
+        return pos
 
     def lines(self, data: bytes, lo: int = 0, hi: int | None = None) -> Iterator[Line]:
         """The wanted lines of data[lo:hi]: whole lines only (`hi` just past a newline, or the end of the input);
@@ -229,14 +248,8 @@ class Scanner:
             self.anchors = _anchors(data[lo:lo + SAMPLE], self.keys)
         pos = lo  # next unread byte, at a line start; `self.lineno` is its number
         for start, end in _hits(data, lo, hi, self.keys, self.anchors, self.words):
-            while self.block_end is not None and pos < start:  # a block's lines, hit or not
-                e = data.find(b"\n", pos, hi)
-                e = hi if e < 0 else e
-                t, r = clean(data[pos:e].decode("utf-8", "replace"))
-                yield Line(self.lineno, t, r, src)
-                self.lineno += 1
-                pos = e + 1
-                self._block_line(t)
+            if self.block_end is not None:  # a block's lines up to this hit, hit or not
+                pos = yield from self._block(data, pos, start, hi)
             if start < pos:
                 continue  # yielded as a block line
             self.lineno += data.count(b"\n", pos, start)
@@ -247,18 +260,9 @@ class Scanner:
             if self.block_end is not None:  # a hit that is also a block line
                 self._block_line(t)
                 continue
-            for s, e in self.starts:
-                if s in t:
-                    self.block_end, self.block_left = e, self.max_block
-                    break
-        while self.block_end is not None and pos < hi:  # the block goes on past the last hit
-            e = data.find(b"\n", pos, hi)
-            e = hi if e < 0 else e
-            t, r = clean(data[pos:e].decode("utf-8", "replace"))
-            yield Line(self.lineno, t, r, src)
-            self.lineno += 1
-            pos = e + 1
-            self._block_line(t)
+            self._opens(t)
+        if self.block_end is not None:  # the block goes on past the last hit
+            pos = yield from self._block(data, pos, hi, hi)
         if pos < hi:
             self.lineno += data.count(b"\n", pos, hi)
 

@@ -260,9 +260,8 @@ def _bench_settings(run: Run, data: StepData, variant: str, r) -> list[Finding]:
     have_q = None if s.get("quantization") in (None, "None") else str(s.get("quantization"))
     if want_q is not _UNKNOWN and "quantization" in s and have_q != want_q:
         problems.append(f"the checkpoint served declares quantization {want_q}, vLLM ran with {have_q}")
-    n = int(flags["--num-prompts"]) if str(flags.get("--num-prompts", "")).isdigit() else 1000
-    osl = int(flags["--random-output-len"]) if str(flags.get("--random-output-len", "")).isdigit() else None
-    isl = int(flags["--random-input-len"]) if str(flags.get("--random-input-len", "")).isdigit() else None
+    n = _count(flags, "--num-prompts", 1000)  # vLLM's default
+    osl, isl = _count(flags, "--random-output-len"), _count(flags, "--random-input-len")
     if s.get("num_prompts") not in (None, n):
         problems.append(f"{n} prompts asked, {s['num_prompts']} processed")
     if osl is not None:
@@ -281,6 +280,12 @@ def _bench_settings(run: Run, data: StepData, variant: str, r) -> list[Finding]:
     f.measured = {k: s.get(k) for k in ("model", "kv_cache_dtype", "mamba_ssm_cache_dtype")}
     f.status, f.note = (FAIL, "; ".join(problems)) if problems else (PASS, "")
     return [f]
+
+
+def _count(flags: dict[str, object], flag: str, default: int | None = None) -> int | None:
+    """A flag's value when it is a plain count (digits only), else `default`."""
+    v = str(flags.get(flag, ""))
+    return int(v) if v.isdigit() else default
 
 
 _UNKNOWN = object()
@@ -374,12 +379,10 @@ def _lineage(run: Run, rule: Lineage, f: Finding) -> None:
         if not data.present:
             raise Missing(0, step)
         found: list[tuple[str, object]] = []
-        if rule.optional and _meta_doc(data, rule.unit) is None:
-            raise Missing(1, rule.unit)  # an opt-in unit (BENCH_EXTRA, the aggressive variant) that did not run
+        doc = _meta_doc(data, rule.unit)
+        if doc is None and (rule.optional or rule.only_flags or rule.flag):
+            raise Missing(1, rule.unit)  # optional: an opt-in unit (BENCH_EXTRA, the aggressive variant) that did not run
         if rule.only_flags:
-            doc = _meta_doc(data, rule.unit)
-            if doc is None:
-                raise Missing(1, rule.unit)
             allowed = rule.only_flags.split()
             given = sorted(command_flags(str(doc.get("command", ""))))
             extra = [k for k in given if k not in allowed]
@@ -389,9 +392,6 @@ def _lineage(run: Run, rule: Lineage, f: Finding) -> None:
                                 "does not: this step did not run with the tutorial's settings") if extra else (PASS, "")
             return
         if rule.flag:
-            doc = _meta_doc(data, rule.unit)
-            if doc is None:
-                raise Missing(1, rule.unit)
             flags = command_flags(str(doc.get("command", "")))
             key = rule.flag if rule.flag.startswith("-") else f"-o {rule.flag}"
             found.append((f"the recorded command's {rule.flag}", flags.get(key)))
