@@ -11,13 +11,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from checks import goldens, judge, render
+from checks import engine, goldens, kitfiles, registry, render
 from checks.errors import CheckError
 from checks.findings import exit_code, summary
 from checks.run import Run, load_path
-from checks.rundir import STEPS, write_atomic
-
-DEFAULT_EXPECTED = Path("expected/full.yaml")
+from checks.rundir import write_atomic
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,12 +28,14 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="checks", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    STEPS = registry.judged()  # noqa: N806
     pp = sub.add_parser("parse", help="print a step's parsed record as JSON")
     pp.add_argument("step", choices=STEPS)
     pp.add_argument("path", type=Path, help="the step's log file or the step's directory")
     pv = sub.add_parser("verify", help="judge a run directory against goldens")
     pv.add_argument("run_dir", type=Path)
-    pv.add_argument("--expected", type=Path, default=DEFAULT_EXPECTED, help="goldens file (default: %(default)s)")
+    pv.add_argument("--expected", type=Path, default=None,
+                    help="goldens file (default: the kit's goldens of the run's profile, full when it names none)")
     pv.add_argument("--step", action="append", choices=STEPS, help="only these steps (repeatable)")
     pv.add_argument("--json", type=Path, metavar="FILE", help="also write verdicts as JSON")
     pv.add_argument("--junit", type=Path, metavar="FILE", help="also write verdicts as JUnit XML")
@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--status", type=Path, default=None, metavar="FILE", help="write a JSON status each update")
     pw.add_argument("--policy", default=None, metavar="FILE-or-profile",
                     help="the stop policy: a YAML file or a profile name (default: the run's profile's `watch:`)")
+    pl = sub.add_parser("list-rules", help="every rule the kit judges by: goldens, lineage, completion and watch "
+                                           "policies (data) and the registered Python rules, where each lives and its source")
+    pl.add_argument("--expected", type=Path, action="append", default=None, metavar="FILE",
+                    help="goldens files to list (default: every file of the kit's expected/)")
+    pl.add_argument("--json", type=Path, metavar="FILE")
     return p
 
 
@@ -89,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
     try:
         return {"parse": cmd_parse, "verify": cmd_verify, "diff": cmd_diff, "bless": cmd_bless,
-                "drift": cmd_drift, "report": cmd_report, "watch": cmd_watch}[args.cmd](args)
+                "drift": cmd_drift, "report": cmd_report, "watch": cmd_watch, "list-rules": cmd_list_rules}[args.cmd](args)
     except CheckError as e:
         err.print(f"[bold magenta]ERROR[/] {escape(e.render())}", highlight=False, soft_wrap=True)
         return 2
@@ -105,11 +110,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    g = goldens.load(args.expected)
     run = Run.load(args.run_dir)
-    findings = judge.judge(run, g, args.step)
-    render.terminal(findings, Console(), f"checks verify {args.run_dir} against {args.expected}")
-    meta = {"run_dir": str(args.run_dir), "expected": str(args.expected), "profile": g.profile}
+    g = goldens.load(_profile_goldens(run, args.expected))
+    findings = engine.evaluate(g, run, steps=args.step)
+    render.terminal(findings, Console(), f"checks verify {args.run_dir} against {g.file}")
+    meta = {"run_dir": str(args.run_dir), "expected": g.file, "profile": g.profile}
     if args.json:
         render.write_json(args.json, findings, meta)
     if args.junit:
@@ -118,10 +123,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _profile_goldens(run: Run, explicit: Path | None) -> Path:
-    if explicit:
-        return explicit
-    profile = (run.manifest or {}).get("profile") if isinstance((run.manifest or {}).get("profile"), str) else None
-    return Path("expected") / f"{profile or 'full'}.yaml"
+    """--expected, else the kit's goldens of the profile the run's manifest names (never a path the run names)."""
+    return explicit if explicit else kitfiles.goldens_file(run.profile)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -150,7 +153,7 @@ def cmd_bless(args: argparse.Namespace) -> int:
     if not patch:
         console.print(f"{args.into}: the run's values are the goldens already; nothing to write")
         return 0
-    console.print(patch, markup=False, highlight=False)
+    console.print(patch, markup=False, highlight=False, soft_wrap=True)  # a diff is read whole: never wrapped
     if not args.yes:
         if not sys.stdin.isatty():
             raise CheckError("not writing without confirmation", hint="review the diff above, then rerun with --yes")
@@ -253,7 +256,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run = Run.load(args.run_dir)
     g = goldens.load(_profile_goldens(run, args.expected))
-    findings = judge.judge(run, g)
+    findings = engine.evaluate(g, run)
     baseline = Run.load(args.baseline) if args.baseline else None
     write_atomic(args.html, plots.html_report(run, g, findings, baseline))
     print(f"wrote {args.html} ({', '.join(f'{n} {s}' for s, n in summary(findings).items())})")
@@ -269,6 +272,17 @@ def cmd_watch(args: argparse.Namespace) -> int:
         raise CheckError(f"--every {args.every:g}: expected seconds > 0")
     run = Run.load(args.run_dir)
     unit = args.step or watch.default_unit(args.run_dir)
-    policy = watch.load_policy(args.policy, watch.profile_name(run.manifest))
-    w = watch.Watcher(args.run_dir, unit, policy=policy, goldens=watch.default_goldens(run.manifest, args.expected))
+    policy = watch.load_policy(args.policy, run.profile)
+    g = goldens.load(_profile_goldens(run, args.expected))
+    w = watch.Watcher(args.run_dir, unit, policy=policy, goldens=g)
     return watch.follow(w, Console(), every_s=args.every or policy.every_s, once=args.once, status_file=args.status)
+
+
+def cmd_list_rules(args: argparse.Namespace) -> int:
+    from checks import rulelist
+
+    rows = rulelist.rows(args.expected)
+    rulelist.show(rows, Console())
+    if args.json:
+        write_atomic(args.json, json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
+    return 0

@@ -16,142 +16,36 @@ step, named in its note."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 
-from checks import judge
-from checks.findings import CHANGED, DIFFERS, ERROR, SAME, SKIP, Finding, Status
+from checks import engine, registry
+from checks.commands import command_flags
+from checks.findings import CHANGED, DIFFERS, ERROR, PASS, FAIL, SAME, Finding
 from checks.goldens import Golden, Goldens, Tolerance
-from checks.rules import command_flags
 from checks.run import Run
-
-LOSS_TOL = Tolerance("rel", 0.05)  # default for loss curves; goldens `diff: {loss_curve: {rel: x}}` overrides
-
-
-def diff_golden(g: Golden, base: object, cand: object, same_gpu: bool, override: Tolerance | None = None) -> Finding:
-    """One golden's value in both runs, compared with the golden's tolerance; a limit (at_most/at_least) is
-    compared exactly unless the goldens' `diff:` section gives that check a tolerance of its own."""
-    c = Finding(g.step, g.id, ERROR, tolerance=judge.describe(g.tol, None), source=g.source)
-    if g.by_gpu is not None and not same_gpu:
-        c.status, c.note = SKIP, "the runs used different GPU models; absolute figures are not comparable"
-        return c
-    try:
-        c.expected = judge.measure(g, base)
-    except (judge.Missing, TypeError):
-        c.expected = None
-    try:
-        c.measured = judge.measure(g, cand)
-    except (judge.Missing, TypeError):
-        c.measured = None
-    c.where = judge.locate(cand, g.ratio or g.path)
-    if c.expected is None and c.measured is None:
-        c.status, c.note = (SKIP, "in neither run (optional)") if g.optional else (ERROR, "in neither run")
-        why = _why_missing(g, cand)
-        c.note += f"; in the candidate: {why}" if why and not g.optional else ""
-        return c
-    if c.expected is None or c.measured is None:
-        c.status, c.note = CHANGED, "only in the " + ("candidate" if c.expected is None else "baseline")
-        return c
-    tol = override or (g.tol if g.tol.kind not in ("at_most", "at_least") else Tolerance("exact"))
-    status, msg = judge.compare(c.measured, c.expected, tol)
-    c.tolerance = judge.describe(tol, c.expected)
-    c.low, c.high = judge.bounds(tol, c.expected)
-    c.status = {Status.PASS: SAME, Status.FAIL: CHANGED}.get(status, ERROR)
-    c.note = msg if c.status != SAME else ""
-    return c
-
-
-def _why_missing(g: Golden, record: object) -> str:
-    """What the loader said of the part of the record a golden's path goes through (e.g. a missing checkpoint)."""
-    errors = getattr(record, "errors", None) or {}
-    hits = [f"{k}: {e}" for k, e in errors.items() if any(f"{p}.".startswith(f"{k}.") for p in (g.ratio or (g.path,)))]
-    return "; ".join(hits)
-
-
-def diff_mean(g: Golden, gs: list[Golden], base: object, cand: object) -> Finding:
-    """A mean of other checks, over the parts both runs have; its tolerance from theirs (as the judge's)."""
-    c = Finding(g.step, g.id, SKIP, source=g.source, tolerance="from its parts")
-    parts = {x.id: x for x in gs}
-    pairs = []
-    for pid in g.mean_of:
-        p = parts[pid]
-        try:
-            b, k = judge.measure(p, base), judge.measure(p, cand)
-        except (judge.Missing, TypeError):
-            continue
-        if judge._num(b) and judge._num(k):
-            lo, hi = judge.bounds(p.tol, b)
-            pairs.append((float(b), float(k), (hi - lo) / 2 if lo is not None and hi is not None else 0.0))
-    if not pairs:
-        c.note = "no part in both runs"
-        return c
-    c.expected = sum(b for b, _, _ in pairs) / len(pairs)
-    c.measured = sum(k for _, k, _ in pairs) / len(pairs)
-    half = math.sqrt(sum(w * w for _, _, w in pairs)) / len(pairs)
-    c.low, c.high, c.tolerance = c.expected - half, c.expected + half, f"±{half:.2f} (from {len(pairs)} parts)"
-    c.status = SAME if c.low <= c.measured <= c.high else CHANGED
-    if c.status == CHANGED:
-        c.note = f"off by {c.measured - c.expected:+.3g} over {len(pairs)} of {len(g.mean_of)} parts"
-    return c
-
-
-def loss_curves(base: object, cand: object, tol: Tolerance) -> list[Finding]:
-    """Per loss name: the largest and the final deviation over the iterations both runs logged."""
-    b = {i.iteration: i.losses for i in getattr(base, "iterations", [])}
-    k = {i.iteration: i.losses for i in getattr(cand, "iterations", [])}
-    common = sorted(set(b) & set(k))
-    out = []
-    names = sorted(set().union(*(b[i] for i in common)) | set().union(*(k[i] for i in common))) if common else []
-    for name in names:
-        pairs = [(b[i].get(name, math.nan), k[i].get(name, math.nan)) for i in common]
-        devs = [abs(y - x) / max(abs(x), 1e-12) for x, y in pairs]
-        worst = max(devs, key=lambda d: -1 if math.isnan(d) else d) if devs else math.nan
-        final = devs[-1] if devs else math.nan
-        for what, dev, at in (("max", worst, common[devs.index(worst)] if devs else None), ("final", final, common[-1])):
-            ok = not math.isnan(dev) and dev <= tol.value
-            out.append(Finding("distill", f"loss curve '{name}' ({what} deviation)", SAME if ok else CHANGED,
-                               expected=None, measured=dev, high=tol.value, tolerance=f"±{tol.value * 100:g}%",
-                               note=f"{dev * 100:.3g}% at iteration {at} over {len(common)} shared iterations"))
-    if not common and (b or k):
-        out.append(Finding("distill", "loss curve", CHANGED, len(b), len(k), note="no iteration logged by both runs"))
-    return out
+from checks.values import bounds, compare, describe, equal, locate, plain
 
 
 def diff_runs(baseline: Run, candidate: Run, goldens: Goldens, steps: list[str] | None = None) -> list[Finding]:
-    changes: list[Finding] = []
-    cb, cc = baseline.context, candidate.context
-    same_gpu = cb.gpu_model is not None and cb.gpu_model == cc.gpu_model
-    if not same_gpu:
-        changes.append(Finding("run", "GPU model", CHANGED if cb.gpu_model != cc.gpu_model else ERROR,
-                               cb.gpu_model, cc.gpu_model, note="absolute throughput is compared only on the same GPU"))
-    else:
-        changes.append(Finding("run", "GPU model", SAME, cb.gpu_model, cc.gpu_model, tolerance="exact", where="manifest.json"))
-    changes += manifests(baseline, candidate)
+    """The run-wide context (GPU model, manifests), then per step: how each side ran it, what the engine judges
+    (checks.engine.evaluate with the baseline), and every other parsed field."""
+    changes = [_gpu(baseline, candidate)] + manifests(baseline, candidate)
     for step in steps or list(goldens.steps):
         changes += step_settings(step, baseline, candidate)
-        pair = []
-        for run in (baseline, candidate):
-            data = run.step(step)
-            if not data.present:
-                changes.append(Finding(step, "parse", ERROR, note=f"{step}: no step directory in {run.path}"))
-            elif data.error is not None:
-                changes.append(Finding(step, "parse", ERROR, note=data.error.render(), where=data.error.where or ""))
-            else:
-                pair.append(data.record)
-        if len(pair) != 2:
-            continue
-        base, cand = pair
-        fb, fc = getattr(base, "format", None), getattr(cand, "format", None)
-        if fb or fc:
-            changes.append(Finding(step, "log format", SAME if fb == fc else CHANGED, fb, fc, tolerance="exact"))
-        gs = goldens.steps.get(step, [])
-        for g in gs:
-            changes.append(diff_mean(g, gs, base, cand) if g.mean_of else
-                           diff_golden(g, base, cand, same_gpu, goldens.diff.get(f"{step}.{g.id}")))
-        if step == "distill":
-            changes += loss_curves(base, cand, goldens.diff.get("loss_curve", LOSS_TOL))
-        changes += other_fields(step, base, cand, gs, goldens.diff, (baseline, candidate))
+        changes += engine.evaluate(goldens, candidate, baseline=baseline, steps=[step])
+        base, cand = baseline.step(step), candidate.step(step)
+        if base.record is not None and cand.record is not None and base.error is None and cand.error is None:
+            changes += other_fields(step, base.record, cand.record, goldens.steps.get(step, []), goldens.diff,
+                                    (baseline, candidate))
     return changes
+
+
+def _gpu(baseline: Run, candidate: Run) -> Finding:
+    cb, cc = baseline.context.gpu_model, candidate.context.gpu_model
+    if cb is not None and cb == cc:
+        return Finding("run", "GPU model", SAME, cb, cc, tolerance="exact", where="manifest.json")
+    return Finding("run", "GPU model", CHANGED if cb != cc else ERROR, cb, cc,
+                   note="absolute throughput is compared only on the same GPU")
 
 
 # ------------------------------------------------------------------ around the numbers
@@ -167,13 +61,14 @@ _PREFIX = re.compile(r"^(?:model|backbone)\.")
 # The same fact twice in one record: compared once, under the record's own name for it.
 DUPLICATES = {"quantize": ("checkpoint.layout", "checkpoint.quantization", "checkpoint.bytes", "checkpoint.has_tokenizer")}
 NOT_JUDGED = "exact, not judged"
+LAUNCHERS = ("vllm", "nemo-evaluator-launcher")  # a command's script when it is no `*.py`
 _ABSENT = object()
 
 
 def _context(step: str, fid: str, b: object, c: object, where: str = "") -> Finding:
     """A value that explains the numbers (a version, a flag, a parsed field no golden names): SAME or DIFFERS."""
     b, c = (None if x is _ABSENT else x for x in (b, c))
-    same = judge._equal(b, c)
+    same = equal(b, c)
     f = Finding(step, fid, SAME if same else DIFFERS, b, c, tolerance=NOT_JUDGED, where=where)
     if not same and (b is None or c is None):
         f.note = "only in the " + ("candidate" if b is None else "baseline")
@@ -187,7 +82,7 @@ def _flatten(x: object, prefix: str = "", skip: tuple[str, ...] = ()) -> dict[st
     elif isinstance(x, dict):
         items = [(str(k), v) for k, v in x.items()]
     else:
-        return {prefix.rstrip("."): judge._plain(x)}
+        return {prefix.rstrip("."): plain(x)}
     out: dict[str, object] = {}
     for k, v in items:
         path = prefix + k
@@ -200,7 +95,7 @@ def _flatten(x: object, prefix: str = "", skip: tuple[str, ...] = ()) -> dict[st
         elif (dataclasses.is_dataclass(v) and not isinstance(v, type)) or (isinstance(v, dict) and v):
             out.update(_flatten(v, path + ".", skip))
         else:
-            out[path] = _strip(judge._plain(v))
+            out[path] = _strip(plain(v))
     return out
 
 
@@ -218,7 +113,8 @@ def _run_pattern(run: Run) -> re.Pattern | None:
     `<run>` so that two runs' paths compare equal."""
     ids = {run.id, run.path.name} - {""}
     alt = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
-    return re.compile(rf"[^\s'\"=]*/(?:{alt})(?=/(?:data|prune|distill|convert|eval|quantize|bench)\b|/?$|\s)") if alt else None
+    steps = "|".join(map(re.escape, registry.names()))
+    return re.compile(rf"[^\s'\"=]*/(?:{alt})(?=/(?:{steps})\b|/?$|\s)") if alt else None
 
 
 def _normal(x: object, pat: re.Pattern | None) -> object:
@@ -251,9 +147,9 @@ def other_fields(step: str, base: object, cand: object, gs: list[Golden], tolera
         b, c = fb.get(path, _ABSENT), fc.get(path, _ABSENT)
         tol = tolerances.get(f"{step}.{path}")
         if tol is not None:
-            out.append(_judged(step, path, b, c, tol, judge.locate(cand, path)))
+            out.append(_judged(step, path, b, c, tol, locate(cand, path)))
             continue
-        f = _context(step, path, b, c, judge.locate(cand, path))
+        f = _context(step, path, b, c, locate(cand, path))
         (same if f.status == SAME else out).append(f)
     return out + _equal_ones(step, "other parsed fields", same)
 
@@ -268,13 +164,13 @@ def _equal_ones(step: str, what: str, same: list[Finding]) -> list[Finding]:
 
 def _judged(step: str, path: str, b: object, c: object, tol: Tolerance, where: str) -> Finding:
     b, c = (None if x is _ABSENT else x for x in (b, c))
-    f = Finding(step, path, CHANGED, b, c, tolerance=judge.describe(tol, b), where=where, source="goldens `diff:`")
+    f = Finding(step, path, CHANGED, b, c, tolerance=describe(tol, b), where=where, source="goldens `diff:`")
     if b is None or c is None:
         f.note = "only in the " + ("candidate" if b is None else "baseline")
         return f
-    status, msg = judge.compare(c, b, tol)
-    f.low, f.high = judge.bounds(tol, b)
-    f.status, f.note = {Status.PASS: SAME, Status.FAIL: CHANGED}.get(status, ERROR), msg
+    status, msg = compare(c, b, tol)
+    f.low, f.high = bounds(tol, b)
+    f.status, f.note = {PASS: SAME, FAIL: CHANGED}.get(status, ERROR), msg
     return f
 
 
@@ -305,30 +201,35 @@ def manifests(baseline: Run, candidate: Run) -> list[Finding]:
     return out + _equal_ones("run", "other manifest fields", same)
 
 
+def _unit_settings(unit: str, info: dict, label: str, pat: re.Pattern | None) -> dict[str, object]:
+    """One unit's script, flags (run paths as `<run>`) and deviations, keyed for the diff."""
+    flat: dict[str, object] = {}
+    cmd = info.get("command") if isinstance(info.get("command"), str) else ""
+    if cmd:
+        cmd = str(_normal(cmd, pat))
+        flat[f"{label}command script"] = next((w for w in cmd.split() if w.endswith(".py") or w in LAUNCHERS), None)
+        flat.update({f"{label}command {k}": v for k, v in command_flags(cmd).items()})
+    devs = [d.get("id") for d in info.get("deviations") or [] if isinstance(d, dict)]
+    flat[f"{label}deviations"] = sorted(str(d) for d in devs if d)
+    return flat
+
+
+def _side(step: str, run: Run) -> tuple[dict[str, object], bool]:
+    """(every unit's settings of the step in one run's manifest, whether it has any unit of the step)."""
+    steps = (run.manifest or {}).get("steps")
+    units = {u: i for u, i in (steps.items() if isinstance(steps, dict) else ())
+             if str(u).split("/", 1)[0] == step and isinstance(i, dict)}
+    pat = _run_pattern(run)
+    flat: dict[str, object] = {}
+    for unit, info in sorted(units.items()):
+        flat.update(_unit_settings(unit, info, "" if unit == step else unit.split("/", 1)[1] + " ", pat))
+    return flat, bool(units)
+
+
 def step_settings(step: str, baseline: Run, candidate: Run) -> list[Finding]:
     """How each side ran the step: the script, every flag of its command (run paths as `<run>`) and the
     errata or additions applied (step.json deviations)."""
-    sides = []
-    for run in (baseline, candidate):
-        steps = (run.manifest or {}).get("steps")
-        units = {u: i for u, i in (steps.items() if isinstance(steps, dict) else ())
-                 if str(u).split("/", 1)[0] == step and isinstance(i, dict)}
-        pat = _run_pattern(run)
-        flat: dict[str, object] = {}
-        for unit, info in sorted(units.items()):
-            label = "" if unit == step else unit.split("/", 1)[1] + " "
-            cmd = info.get("command") if isinstance(info.get("command"), str) else ""
-            if cmd:
-                cmd = str(_normal(cmd, pat))
-                script = next((w for w in cmd.split() if w.endswith(".py") or w in ("vllm", "nemo-evaluator-launcher")),
-                              None)
-                flat[f"{label}command script"] = script
-                for k, v in command_flags(cmd).items():
-                    flat[f"{label}command {k}"] = v
-            devs = [d.get("id") for d in info.get("deviations") or [] if isinstance(d, dict)]
-            flat[f"{label}deviations"] = sorted(str(d) for d in devs if d)
-        sides.append((flat, bool(units)))
-    (fb, hb), (fc, hc) = sides
+    (fb, hb), (fc, hc) = _side(step, baseline), _side(step, candidate)
     if not (hb or hc):
         return []
     out, same = [], []

@@ -9,17 +9,20 @@ discrepancy: FAIL becomes XFAIL, and a PASS becomes XPASS, which fails: strict, 
 `include: [{file: full.yaml, steps: [prune, bench]}]` takes those sections from another goldens file;
 an entry `{id: X, override: true, ...}` then changes fields of the included check X, in plain sight.
 Unknown keys, wrong types, duplicate keys or ids, aliases and non-finite numbers are errors naming the
-file and line (exit 2), never silently ignored."""
+file and line (exit 2), never silently ignored. Each check is also held against its step's record type
+(checks.goldenschema, from the step registry): a `path` the record does not have, an `expect` of another
+type than the value, a numeric tolerance on a value that is no number, a lineage rule echoing a value its
+step does not record: exit 2 with the file and line, before anything is judged."""
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from checks import yamlio
+from checks import goldenschema, registry, yamlio
 from checks.errors import CheckError
-from checks.rundir import STEPS
 from checks.yamlio import YList, YMap
 
 TOL_KINDS = ("exact", "abs", "rel", "binomial", "at_most", "at_least")
@@ -28,6 +31,7 @@ LINEAGE_KEYS = ("unit", "flag", "echoed", "names", "names_model", "only_flags", 
                 "bf16_same_as", "optional")
 ENTRY_KEYS = ("path", "ratio", "mean_of", "expect", "by_gpu", "tol", "formats", "requires", "optional", "note", "xfail", "override")
 REQUIRES = ("world_size", "addition")
+TUTORIAL = re.compile(r"\btutorial\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,11 @@ class Golden:
     note: str | None = None
     xfail: str | None = None
     where: str = ""  # file:line of the entry
+
+    @property
+    def cites_tutorial(self) -> bool:
+        """Its value is the tutorial's: what reproducing means, so `checks bless` never replaces it."""
+        return bool(TUTORIAL.search(self.source or ""))
 
 
 @dataclass
@@ -111,9 +120,37 @@ def _from_doc(doc: object, path: Path, chain: tuple[str, ...]) -> Goldens:
     if not isinstance(doc, dict) or doc.get("schema") != 1:
         raise CheckError("goldens file has no `schema: 1`", where=str(path),
                          expected="a mapping with schema: 1, profile, and one list of checks per step")
-    doc = yamlio.mapping(doc, "goldens file", str(path), required=("schema",), allowed=TOP_KEYS + STEPS)
+    sections = registry.judged()
+    doc = yamlio.mapping(doc, "goldens file", str(path), required=("schema",), allowed=TOP_KEYS + sections)
     profile = yamlio.typed(doc, "profile", str, "goldens file", default=path.stem)
     sources = yamlio.typed(doc, "sources", dict, "goldens file", default={})
+    steps, includes, sources = _includes(doc, path, chain, sources)
+    own: list[Golden] = []
+    for step in sections:
+        if step not in doc:
+            continue
+        items = doc[step]
+        if not isinstance(items, list):
+            raise CheckError(f"`{step}:` must be a list of checks", where=doc.where(step), found=yamlio.kind(items))
+        for i, item in enumerate(items):
+            where = items.where(i) if isinstance(items, YList) else f"{path}:{step}[{i}]"
+            own.append(_add(steps.setdefault(step, []), step, item, where))
+    for step, gs in steps.items():
+        _unique_ids(step, gs)
+    diff = {k: _tol(v, doc["diff"].where(k), f"diff.{k}")
+            for k, v in (yamlio.typed(doc, "diff", dict, "goldens file", default={}) or {}).items()}
+    lineage = [_lineage(x, doc["lineage"].where(i)) for i, x in enumerate(yamlio.typed(doc, "lineage", list, "goldens file",
+                                                                                        default=[]))]
+    ids = [x.id for x in lineage]
+    if len(ids) != len(set(ids)):
+        raise CheckError("duplicate lineage ids", where=str(path), found=", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+    out = Goldens(str(path), profile, steps, dict(sources), diff, includes, lineage)
+    goldenschema.check(out, own, doc)
+    return out
+
+
+def _includes(doc: YMap, path: Path, chain: tuple[str, ...], sources: dict) -> tuple[dict, list[str], dict]:
+    """The sections `include:` takes from other goldens files (each loaded and checked on its own)."""
     steps: dict[str, list[Golden]] = {}
     includes: list[str] = []
     for inc in yamlio.typed(doc, "include", list, "goldens file", default=[]):
@@ -128,36 +165,22 @@ def _from_doc(doc: object, path: Path, chain: tuple[str, ...]) -> Goldens:
             steps.setdefault(step, []).extend(base.steps[step])
         includes.append(str(other))
         sources = {**base.sources, **sources}
-    for step in STEPS:
-        if step not in doc:
-            continue
-        items = doc[step]
-        if not isinstance(items, list):
-            raise CheckError(f"`{step}:` must be a list of checks", where=doc.where(step), found=yamlio._kind(items))
-        for i, item in enumerate(items):
-            where = items.where(i) if isinstance(items, YList) else f"{path}:{step}[{i}]"
-            _add(steps.setdefault(step, []), step, item, where)
-    for step, gs in steps.items():
-        seen: dict[str, str] = {}
-        for g in gs:
-            if g.id in seen:
-                raise CheckError(f"duplicate check id {step}.{g.id}", where=g.where, found=f"first at {seen[g.id]}",
-                                 hint="ids name one check each; use `override: true` to change an included check")
-            seen[g.id] = g.where
-        for g in gs:
-            bad = [x for x in g.mean_of or [] if x not in seen or next(o for o in gs if o.id == x).mean_of]
-            if bad:
-                raise CheckError(f"check {step}.{g.id} averages checks that are not plain checks of `{step}:`",
-                                 where=g.where, found=", ".join(bad))
-    diff = {}
-    for k, v in (yamlio.typed(doc, "diff", dict, "goldens file", default={}) or {}).items():
-        diff[k] = _tol(v, doc["diff"].where(k), f"diff.{k}")
-    lineage = [_lineage(x, doc["lineage"].where(i)) for i, x in enumerate(yamlio.typed(doc, "lineage", list, "goldens file",
-                                                                                        default=[]))]
-    ids = [x.id for x in lineage]
-    if len(ids) != len(set(ids)):
-        raise CheckError("duplicate lineage ids", where=str(path), found=", ".join(sorted({i for i in ids if ids.count(i) > 1})))
-    return Goldens(str(path), profile, steps, dict(sources), diff, includes, lineage)
+    return steps, includes, sources
+
+
+def _unique_ids(step: str, gs: list[Golden]) -> None:
+    """Ids name one check each; a mean averages plain checks of its own step."""
+    seen: dict[str, Golden] = {}
+    for g in gs:
+        if g.id in seen:
+            raise CheckError(f"duplicate check id {step}.{g.id}", where=g.where, found=f"first at {seen[g.id].where}",
+                             hint="ids name one check each; use `override: true` to change an included check")
+        seen[g.id] = g
+    for g in gs:
+        bad = [x for x in g.mean_of or [] if x not in seen or seen[x].mean_of]
+        if bad:
+            raise CheckError(f"check {step}.{g.id} averages checks that are not plain checks of `{step}:`",
+                             where=g.where, found=", ".join(bad))
 
 
 def _lineage(x: object, where: str) -> Lineage:
@@ -178,24 +201,13 @@ def _lineage(x: object, where: str) -> Lineage:
     return Lineage(**vals, where=m.where())
 
 
-def _add(gs: list[Golden], step: str, item: object, where: str) -> None:
+def _add(gs: list[Golden], step: str, item: object, where: str) -> Golden:
+    """Parse one entry of a step's section into `gs` (or change the included check it overrides); returns it."""
     item = yamlio.mapping(item, f"a check in `{step}:`", where, required=("id",), allowed=ENTRY_KEYS + ("source",))
-    gid = yamlio.typed(item, "id", (str, int), "a check")
-    gid = str(gid)
+    gid = str(yamlio.typed(item, "id", (str, int), "a check"))
     what = f"check {step}.{gid}"
     if item.get("override") is True:
-        idx = next((k for k, g in enumerate(gs) if g.id == gid), None)
-        if idx is None:
-            raise CheckError(f"{what} has `override: true` but no included check has that id", where=item.where())
-        base = gs[idx]
-        fields = _fields(item, step, gid, what, partial=True)
-        merged = replace(base, **fields, where=item.where())
-        if sum(x is not None for x in (merged.path, merged.ratio, merged.mean_of)) != 1 \
-                or (merged.expect is None) == (merged.by_gpu is None):
-            raise CheckError(f"{what}: the override leaves it without exactly one of path/ratio/mean_of and expect/by_gpu",
-                             where=item.where())
-        gs[idx] = merged
-        return
+        return _override(gs, item, gid, what)
     if "override" in item:
         yamlio.typed(item, "override", bool, what)
     if sum(k in item for k in ("path", "ratio", "mean_of")) != 1:
@@ -206,51 +218,82 @@ def _add(gs: list[Golden], step: str, item: object, where: str) -> None:
         raise _bad(item, what, "exactly one of `expect` and `by_gpu`")
     if not item.get("source"):
         raise _bad(item, what, "a `source` saying where the value comes from")
-    gs.append(Golden(step=step, id=gid, where=item.where(), **_fields(item, step, gid, what, partial=False)))
+    g = Golden(step=step, id=gid, where=item.where(), **_fields(item, what, partial=False))
+    gs.append(g)
+    return g
 
 
-def _fields(item: YMap, step: str, gid: str, what: str, partial: bool) -> dict:
+def _override(gs: list[Golden], item: YMap, gid: str, what: str) -> Golden:
+    idx = next((k for k, g in enumerate(gs) if g.id == gid), None)
+    if idx is None:
+        raise CheckError(f"{what} has `override: true` but no included check has that id", where=item.where())
+    merged = replace(gs[idx], **_fields(item, what, partial=True), where=item.where())
+    if sum(x is not None for x in (merged.path, merged.ratio, merged.mean_of)) != 1 \
+            or (merged.expect is None) == (merged.by_gpu is None):
+        raise CheckError(f"{what}: the override leaves it without exactly one of path/ratio/mean_of and expect/by_gpu",
+                         where=item.where())
+    gs[idx] = merged
+    return merged
+
+
+def _f_path(item: YMap, what: str) -> dict:
+    return {"path": yamlio.typed(item, "path", str, what), "ratio": None, "mean_of": None}
+
+
+def _f_mean_of(item: YMap, what: str) -> dict:
+    ids = item["mean_of"]
+    if not (isinstance(ids, list) and len(ids) >= 2 and all(isinstance(x, str) for x in ids)):
+        raise _bad(item, what, "`mean_of: [id of a check in this step, ...]` (two or more)", "mean_of")
+    return {"mean_of": list(ids), "path": None, "ratio": None}
+
+
+def _f_ratio(item: YMap, what: str) -> dict:
+    ratio = item["ratio"]
+    if not (isinstance(ratio, list) and len(ratio) == 2 and all(isinstance(r, str) for r in ratio)):
+        raise _bad(item, what, "`ratio: [numerator path, denominator path]`", "ratio")
+    return {"ratio": tuple(ratio), "path": None, "mean_of": None}
+
+
+def _f_expect(item: YMap, what: str) -> dict:
+    return {"expect": _finite(item["expect"], item, "expect", what), "by_gpu": None}
+
+
+def _f_by_gpu(item: YMap, what: str) -> dict:
+    by_gpu = item["by_gpu"]
+    if not (isinstance(by_gpu, dict) and by_gpu):
+        raise _bad(item, what, "`by_gpu: {GPU model: value}`", "by_gpu")
+    return {"by_gpu": {str(k): _finite(v, item, "by_gpu", what) for k, v in by_gpu.items()}, "expect": None}
+
+
+def _f_formats(item: YMap, what: str) -> dict:
+    f = item["formats"]
+    if not (isinstance(f, list) and f and all(isinstance(x, str) for x in f)):
+        raise _bad(item, what, "`formats: [log format, ...]`", "formats")
+    return {"formats": list(f)}
+
+
+def _f_requires(item: YMap, what: str) -> dict:
+    req = yamlio.mapping(item["requires"], f"`requires` of {what}", item.where("requires"), allowed=REQUIRES)
+    return {"requires": {k: yamlio.typed(req, k, int if k == "world_size" else str, f"`requires` of {what}") for k in req}}
+
+
+# Each key of an entry and how it is read; `tol` is read apart (a default when it is absent).
+_READERS = {"path": _f_path, "mean_of": _f_mean_of, "ratio": _f_ratio, "expect": _f_expect, "by_gpu": _f_by_gpu,
+            "formats": _f_formats, "requires": _f_requires,
+            "source": lambda item, what: {"source": yamlio.typed(item, "source", str, what)},
+            "optional": lambda item, what: {"optional": yamlio.typed(item, "optional", bool, what)},
+            "note": lambda item, what: {"note": yamlio.typed(item, "note", str, what)},
+            "xfail": lambda item, what: {"xfail": yamlio.typed(item, "xfail", str, what)}}
+
+
+def _fields(item: YMap, what: str, partial: bool) -> dict:
+    """The Golden fields an entry sets (`partial`: an override, which sets only what it names)."""
     out: dict = {}
-    if "source" in item:
-        out["source"] = yamlio.typed(item, "source", str, what)
-    if "path" in item:
-        out["path"] = yamlio.typed(item, "path", str, what)
-        out["ratio"] = out["mean_of"] = None
-    if "mean_of" in item:
-        ids = item["mean_of"]
-        if not (isinstance(ids, list) and len(ids) >= 2 and all(isinstance(x, str) for x in ids)):
-            raise _bad(item, what, "`mean_of: [id of a check in this step, ...]` (two or more)", "mean_of")
-        out["mean_of"], out["path"], out["ratio"] = list(ids), None, None
-    if "ratio" in item:
-        ratio = item["ratio"]
-        if not (isinstance(ratio, list) and len(ratio) == 2 and all(isinstance(r, str) for r in ratio)):
-            raise _bad(item, what, "`ratio: [numerator path, denominator path]`", "ratio")
-        out["ratio"], out["path"], out["mean_of"] = tuple(ratio), None, None
-    if "expect" in item:
-        out["expect"] = _finite(item["expect"], item, "expect", what)
-        out["by_gpu"] = None
-    if "by_gpu" in item:
-        by_gpu = item["by_gpu"]
-        if not (isinstance(by_gpu, dict) and by_gpu):
-            raise _bad(item, what, "`by_gpu: {GPU model: value}`", "by_gpu")
-        out["by_gpu"] = {str(k): _finite(v, item, "by_gpu", what) for k, v in by_gpu.items()}
-        out["expect"] = None
+    for key, read in _READERS.items():
+        if key in item:
+            out.update(read(item, what))
     if "tol" in item or not partial:
         out["tol"] = _tol(item.get("tol", "exact"), item.where("tol"), what)
-    if "formats" in item:
-        f = item["formats"]
-        if not (isinstance(f, list) and f and all(isinstance(x, str) for x in f)):
-            raise _bad(item, what, "`formats: [log format, ...]`", "formats")
-        out["formats"] = list(f)
-    if "requires" in item:
-        req = yamlio.mapping(item["requires"], f"`requires` of {what}", item.where("requires"), allowed=REQUIRES)
-        out["requires"] = {k: yamlio.typed(req, k, int if k == "world_size" else str, f"`requires` of {what}") for k in req}
-    for key in ("optional",):
-        if key in item:
-            out[key] = yamlio.typed(item, key, bool, what)
-    for key in ("note", "xfail"):
-        if key in item:
-            out[key] = yamlio.typed(item, key, str, what)
     return out
 
 
@@ -264,23 +307,35 @@ def _finite(v: object, item: YMap, key: str, what: str) -> object:
     return v
 
 
+def _finite_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _tol_bound(kind: str, v: object) -> Tolerance | None:
+    if kind in ("abs", "rel", "at_most", "at_least") and _finite_number(v) and not (kind in ("abs", "rel") and v < 0):
+        return Tolerance(kind, float(v))
+    return None
+
+
+def _tol_binomial(v: object) -> Tolerance | None:
+    if not (isinstance(v, dict) and set(v) <= {"n", "repeats", "z"}):
+        return None
+    n, repeats, z = v.get("n"), v.get("repeats", 1), v.get("z", 3.0)
+    ints = all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in (n, repeats))
+    return Tolerance("binomial", n=n, repeats=repeats, z=float(z)) if ints and _finite_number(z) and z > 0 else None
+
+
 def _tol(t: object, where: str, what: str) -> Tolerance:
     if t == "exact":
         return Tolerance("exact")
     if isinstance(t, dict) and len(t) == 1:
         (kind, v), = t.items()
-        if kind in ("abs", "rel", "at_most", "at_least") and isinstance(v, (int, float)) and not isinstance(v, bool) \
-                and math.isfinite(v):
-            if kind in ("abs", "rel") and v < 0:
-                raise CheckError(f"malformed tolerance of {what}", where=where, expected=f"a non-negative `{kind}` tolerance",
-                                 found=repr(v))
-            return Tolerance(kind, float(v))
-        if kind == "binomial" and isinstance(v, dict) and set(v) <= {"n", "repeats", "z"} \
-                and isinstance(v.get("n"), int) and not isinstance(v.get("n"), bool) and v["n"] > 0:
-            repeats, z = v.get("repeats", 1), v.get("z", 3.0)
-            if isinstance(repeats, int) and not isinstance(repeats, bool) and repeats > 0 \
-                    and isinstance(z, (int, float)) and not isinstance(z, bool) and math.isfinite(z) and z > 0:
-                return Tolerance("binomial", n=v["n"], repeats=repeats, z=float(z))
+        if kind in ("abs", "rel") and _finite_number(v) and v < 0:
+            raise CheckError(f"malformed tolerance of {what}", where=where, expected=f"a non-negative `{kind}` tolerance",
+                             found=repr(v))
+        got = _tol_binomial(v) if kind == "binomial" else _tol_bound(kind, v)
+        if got is not None:
+            return got
     raise CheckError(f"malformed tolerance of {what}", where=where, found=repr(t)[:200],
                      expected="tol: exact | {abs: x} | {rel: x} | {at_most: x} | {at_least: x} | "
                               "{binomial: {n: questions, repeats: k, z: 3}} with finite numbers",
@@ -290,11 +345,3 @@ def _tol(t: object, where: str, what: str) -> Tolerance:
 def _bad(item: YMap, what: str, expected: str, key: str | None = None) -> CheckError:
     return CheckError(f"malformed {what}", where=item.where(key), expected=expected,
                       hint="fix the entry; every value needs its tolerance and its source")
-
-
-SECTIONS = STEPS
-
-
-def dump(doc: dict) -> str:
-    """Goldens as YAML text (no aliases), one blank line before each step section."""
-    return yamlio.dump(doc, SECTIONS)

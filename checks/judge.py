@@ -1,274 +1,192 @@
-"""The judge: a loaded Run + goldens -> findings. Pure: it reads nothing and prints nothing."""
+"""Judging one step: each golden against a record (verify: against the golden's value; diff: against the baseline's
+value, with the same tolerance), the mean of other checks, and the runner's exit codes. Pure: it reads nothing and
+prints nothing; checks.engine calls it for every step of a run."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import re
 
 from checks.errors import FormatNotRecognised
-from checks.findings import ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Finding, Status
-from checks.goldens import Golden, Goldens, Tolerance
-from checks.run import Context, Run, StepData
+from checks.findings import CHANGED, ERROR, FAIL, PASS, SAME, SKIP, XFAIL, XPASS, Finding, Status
+from checks.goldens import Golden, Tolerance
+from checks.run import Context, StepData
+from checks.values import (Missing, bounds, compare, describe, gpu_key, is_number, locate, measure)
+
+__all__ = ["judge_value", "judge_mean", "diff_value", "each_golden", "exit_codes", "parse_error"]
 
 
-def gpu_key(gpu_model: str, keys: list[str]) -> str | None:
-    """The golden key naming this GPU: a key matches when it appears in the model name as whole words;
-    the longest match wins ('H100' matches 'NVIDIA H100 80GB HBM3')."""
-    hits = [k for k in keys if re.search(rf"(?<![\w-]){re.escape(k)}(?![\w-])", gpu_model, re.IGNORECASE)]
-    return max(hits, key=len) if hits else None
-
-
-class Missing(Exception):
-    """A record lacks the value a golden names; `depth` says how far the path got."""
-
-    def __init__(self, depth: int, segment: str) -> None:
-        super().__init__(segment)
-        self.depth, self.segment = depth, segment
-
-
-def resolve(record: object, path: str) -> object:
-    """Follow a dotted path into a record (dataclasses, dicts, lists). Keys that contain dots
-    (e.g. 'mlp.up_proj') are matched greedily. Raises Missing with how deep it got."""
-    node: object = record  # walked as it is: converting a whole record per golden made judging quadratic
-    parts = path.split(".")
-    i = depth = 0
-    while i < len(parts):
-        if dataclasses.is_dataclass(node) and not isinstance(node, type):
-            if parts[i] not in _field_names(node):
-                raise Missing(depth, parts[i])
-            node, i = getattr(node, parts[i]), i + 1
-        elif isinstance(node, dict):
-            for j in range(len(parts), i, -1):
-                key = ".".join(parts[i:j])
-                if key in node:
-                    node, i = node[key], j
-                    break
-            else:
-                raise Missing(depth, parts[i])
-        elif isinstance(node, list) and parts[i].isdigit() and int(parts[i]) < len(node):
-            node, i = node[int(parts[i])], i + 1
-        else:
-            raise Missing(depth, parts[i])
-        if node is None:
-            raise Missing(depth, parts[i - 1])
-        depth += 1
-    return _plain(node)
-
-
-def _field_names(obj: object) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(obj))
-
-
-def _plain(x: object) -> object:
-    """A value as plain data (what dataclasses.asdict would give), so goldens compare against dicts and lists."""
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return dataclasses.asdict(x)
-    if isinstance(x, list):
-        return [_plain(v) for v in x]
-    if isinstance(x, tuple):
-        return tuple(_plain(v) for v in x)
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    return x
-
-
-def measure(g: Golden, record: object) -> object:
-    """The value a golden names in a record: its path, or the ratio of two paths.
-    Raises Missing when the record lacks it, TypeError when a ratio cannot be formed."""
-    if g.ratio:
-        num, den = (resolve(record, p) for p in g.ratio)
-        if not (_num(num) and _num(den)) or float(den) == 0:
-            raise TypeError(f"cannot form ratio {g.ratio[0]} / {g.ratio[1]} from {num!r} / {den!r}")
-        return float(num) / float(den)
-    return resolve(record, g.path)
-
-
-def locate(record: object, path: str | tuple | None) -> str:
-    """file:line a record path was read from: the longest recorded prefix of the path."""
-    where = getattr(record, "where", None) or {}
-    for p in (path if isinstance(path, tuple) else (path,)):
-        parts = (p or "").split(".")
-        for k in range(len(parts), 0, -1):
-            hit = where.get(".".join(parts[:k]))
-            if hit:
-                return hit
-    return ""
-
-
-def bounds(t: Tolerance, expected: object) -> tuple[float | None, float | None]:
-    """The numeric interval a tolerance allows around `expected` (None where it is open or not numeric)."""
-    if t.kind == "at_most":
-        return None, t.value
-    if t.kind == "at_least":
-        return t.value, None
-    if t.kind == "exact" or not _num(expected):
-        return (float(expected), float(expected)) if _num(expected) else (None, None)
-    e = float(expected)
-    w = {"abs": lambda: t.value, "rel": lambda: t.value * abs(e), "binomial": lambda: binomial_width(t, e)}[t.kind]()
-    return e - w, e + w
-
-
-def describe(t: Tolerance, expected: object = None) -> str:
-    if t.kind == "exact":
-        return "exact"
-    if t.kind == "abs":
-        return f"±{t.value:g}"
-    if t.kind == "rel":
-        return f"±{t.value * 100:g}%"
-    if t.kind == "at_most":
-        return f"≤ {t.value:g}"
-    if t.kind == "at_least":
-        return f"≥ {t.value:g}"
-    width = binomial_width(t, expected) if _num(expected) else None
-    shown = f"±{width:.2f} " if width is not None else ""
-    return f"{shown}({t.z:g}σ binomial, n={t.n}×{t.repeats})"
-
-
-def binomial_width(t: Tolerance, expected_pct: float) -> float:
-    """Half-width, in percentage points, for the difference of two independent evaluations of one model
-    on the same n questions, each averaging `repeats` samples: z * sqrt(2 p (1-p) / (n * repeats)).
-    This is an upper bound of that difference's standard error (per-question variance <= p(1-p))."""
-    trials = t.n * t.repeats
-    p = min(max(expected_pct / 100.0, 1.0 / trials), 1.0 - 1.0 / trials)
-    return 100.0 * t.z * math.sqrt(2.0 * p * (1.0 - p) / trials)
-
-
-def _num(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def compare(measured: object, expected: object, t: Tolerance) -> tuple[Status, str]:
-    """(status, note) for one value. NaN and inf never pass a numeric tolerance."""
-    if t.kind == "exact":
-        return (PASS, "") if _equal(measured, expected) else (FAIL, "differs")
-    if not _num(measured):
-        return ERROR, f"expected a number, found {type(measured).__name__} {measured!r}"[:300]
-    m = float(measured)
-    if not math.isfinite(m):
-        return FAIL, f"measured value is {m}"
-    if t.kind == "at_most":
-        return (PASS, "") if m <= t.value else (FAIL, f"{m:g} > {t.value:g}")
-    if t.kind == "at_least":
-        return (PASS, "") if m >= t.value else (FAIL, f"{m:g} < {t.value:g}")
-    if not _num(expected):
-        return ERROR, f"golden is not a number: {expected!r}"
-    lo, hi = bounds(t, expected)
-    if lo <= m <= hi:
-        return PASS, ""
-    return FAIL, f"off by {m - float(expected):+.4g} (allowed ±{(hi - lo) / 2:.4g})"
-
-
-def _equal(a: object, b: object) -> bool:
-    if _num(a) and _num(b):
-        return float(a) == float(b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
-
-
-def judge_value(g: Golden, record: object, ctx: Context, record_format: str | None = None) -> Finding:
-    """One golden against one record."""
-    v = Finding(g.step, g.id, ERROR, source=g.source)
+def _gate(g: Golden, ctx: Context, record_format: str | None) -> str | None:
+    """Why a golden does not apply to this run (a SKIP note), or None: its log formats and its `requires`."""
     if g.formats and record_format is not None and record_format not in g.formats:
-        v.status, v.note = SKIP, f"not printed by log format {record_format} (checked for {', '.join(g.formats)})"
+        return f"not printed by log format {record_format} (checked for {', '.join(g.formats)})"
+    want = g.requires.get("world_size")
+    if "world_size" in g.requires and ctx.world_size.get(g.step) != want:
+        have = ctx.world_size.get(g.step)
+        return f"golden is for world_size {want}; this run: {have if have is not None else 'unknown'}"
+    if "addition" in g.requires and g.requires["addition"] not in ctx.deviations.get(g.step, set()):
+        return (f"needs the kit's opt-in addition `{g.requires['addition']}`, which this run did not include "
+                "(see README, Errata)")
+    return None
+
+
+def expected_value(g: Golden, gpu_model: str | None) -> tuple[object, str | None]:
+    """(the value this run is held to, None) or (None, why there is none: a SKIP note). by_gpu picks this GPU's."""
+    if g.by_gpu is None:
+        return g.expect, None
+    if gpu_model is None:
+        return None, "GPU model unknown (no gpu.model in manifest.json); absolute figure not judged"
+    key = gpu_key(gpu_model, list(g.by_gpu))
+    if key is None:
+        return None, (f"no golden for GPU {gpu_model!r} (goldens exist for {', '.join(g.by_gpu)}); "
+                      "ratios still judged")
+    return g.by_gpu[key], None
+
+
+def _missing(g: Golden, record: object, miss: Missing, v: Finding) -> Finding:
+    """A value the record lacks: SKIP for an optional check of a variant that did not run, else ERROR saying why."""
+    errors = (record.get("errors") if isinstance(record, dict) else getattr(record, "errors", None)) or {}
+    # An optional run that is present but unreadable is an error, not an absence.
+    broken = any(f"{p}.".startswith(f"{k}.") for p in (g.ratio or (g.path,)) for k in errors)
+    if g.optional and miss.depth <= 1 and not broken:
+        v.status, v.note = SKIP, f"{miss.segment!r} not in this run (optional)"
         return v
-    for key, want in g.requires.items():
-        if key == "world_size":
-            have = ctx.world_size.get(g.step)
-            if have != want:
-                v.status = SKIP
-                v.note = f"golden is for world_size {want}; this run: {have if have is not None else 'unknown'}"
-                return v
-        if key == "addition" and want not in ctx.deviations.get(g.step, set()):
-            v.status = SKIP
-            v.note = f"needs the kit's opt-in addition `{want}`, which this run did not include (see README, Errata)"
-            return v
-    expected = g.expect
-    if g.by_gpu is not None:
-        if ctx.gpu_model is None:
-            v.status, v.note = SKIP, "GPU model unknown (no gpu.model in manifest.json); absolute figure not judged"
-            return v
-        key = gpu_key(ctx.gpu_model, list(g.by_gpu))
-        if key is None:
-            v.status = SKIP
-            v.note = f"no golden for GPU {ctx.gpu_model!r} (goldens exist for {', '.join(g.by_gpu)}); ratios still judged"
-            return v
-        expected = g.by_gpu[key]
-    v.expected, v.tolerance = expected, describe(g.tol, expected)
-    v.low, v.high = bounds(g.tol, expected)
-    v.where = locate(record, g.ratio or g.path)
+    why = "; ".join(f"{k}: {e}" for k, e in errors.items())
+    v.status = ERROR
+    v.note = f"value not found: {g.ratio or g.path} (stopped at {miss.segment!r})" + (f" — {why}" if why else "")
+    return v
+
+
+def _measured(g: Golden, record: object, v: Finding) -> Finding | None:
+    """Fill v.measured; a finished finding (SKIP or ERROR) when the value cannot be had, else None."""
     try:
         v.measured = measure(g, record)
     except TypeError as e:
-        v.note = str(e)
+        v.status, v.note = ERROR, str(e)
         return v
     except Missing as miss:
-        errors = (record.get("errors") if isinstance(record, dict) else getattr(record, "errors", None)) or {}
-        # An optional run that is present but unreadable is an error, not an absence.
-        broken = any(f"{p}.".startswith(f"{k}.") for p in (g.ratio or (g.path,)) for k in errors)
-        if g.optional and miss.depth <= 1 and not broken:
-            v.status, v.note = SKIP, f"{miss.segment!r} not in this run (optional)"
-            return v
-        why = "; ".join(f"{k}: {e}" for k, e in errors.items())
-        v.note = f"value not found: {g.ratio or g.path} (stopped at {miss.segment!r})" + (f" — {why}" if why else "")
-        return v
-    v.status, v.note = compare(v.measured, expected, g.tol)
+        return _missing(g, record, miss, v)
+    return None
+
+
+def _verdict(g: Golden, v: Finding) -> Finding:
+    """PASS/FAIL against the golden's tolerance, then its xfail mark or the hint to bless."""
+    v.status, v.note = compare(v.measured, v.expected, g.tol)
     if g.xfail and v.status in (PASS, FAIL):
         v.status = XFAIL if v.status == FAIL else XPASS
         v.note = (f"known discrepancy: {g.xfail}" if v.status == XFAIL else
                   f"marked xfail ({g.xfail}) but passed: the discrepancy is gone; remove the mark if that is intended")
     elif v.status == FAIL:
-        hint = "if the change is intended: checks bless"
-        v.note = f"{v.note}. Note: {g.note}" if g.note else f"{v.note}; {hint}"
+        v.note = f"{v.note}. Note: {g.note}" if g.note else f"{v.note}; if the change is intended: checks bless"
     return v
 
 
-def judge_step(step: str, goldens: list[Golden], data: StepData, ctx: Context) -> list[Finding]:
-    """Every finding for one loaded step: the runner's exit codes, then the goldens."""
-    out = exit_codes(data)
-    if data.error is not None:
-        fmt = isinstance(data.error, FormatNotRecognised)
-        out.append(Finding(step, "log_format" if fmt else "parse", ERROR,
-                           expected="a log format the parser knows" if fmt else None,
-                           measured="not recognised" if fmt else None, note=data.error.render(),
-                           where=data.error.where or ""))
-        return out
-    fmt = getattr(data.record, "format", None)
-    found = {g.id: judge_value(g, data.record, ctx, fmt) for g in goldens if not g.mean_of}
-    out += [found[g.id] if not g.mean_of else judge_mean(g, found, goldens, ctx) for g in goldens]
-    return out
+def judge_value(g: Golden, record: object, ctx: Context, record_format: str | None = None) -> Finding:
+    """One golden against one record. A check that does not apply to this GPU is SKIP, with the measured value shown."""
+    v = Finding(g.step, g.id, ERROR, source=g.source)
+    skip = _gate(g, ctx, record_format)
+    if skip:
+        v.status, v.note = SKIP, skip
+        return v
+    expected, why = expected_value(g, ctx.gpu_model)
+    if why:
+        v.where = locate(record, g.ratio or g.path)
+        try:
+            v.measured = measure(g, record)  # shown (and what bless files under this GPU), not judged
+        except (Missing, TypeError):
+            pass
+        v.status, v.note = SKIP, why
+        return v
+    v.expected, v.tolerance = expected, describe(g.tol, expected)
+    v.low, v.high = bounds(g.tol, expected)
+    v.where = locate(record, g.ratio or g.path)
+    return _measured(g, record, v) or _verdict(g, v)
 
 
-def judge_mean(g: Golden, found: dict[str, Finding], goldens: list[Golden], ctx: Context) -> Finding:
-    """The mean of other checks (e.g. the tutorial's Average column), over the parts that ran. With every part,
-    the golden's own value; with fewer, the mean of the parts' golden values, saying which are left out. Its
+def diff_value(g: Golden, base: object, cand: object, same_gpu: bool, override: Tolerance | None = None) -> Finding:
+    """One golden's value in two runs, the baseline's value as the reference, with the golden's tolerance; a limit
+    (at_most/at_least) is compared exactly unless the goldens' `diff:` section gives that check a tolerance."""
+    c = Finding(g.step, g.id, ERROR, tolerance=describe(g.tol, None), source=g.source)
+    if g.by_gpu is not None and not same_gpu:
+        c.status, c.note = SKIP, "the runs used different GPU models; absolute figures are not comparable"
+        return c
+    found = {}
+    for side, record in (("expected", base), ("measured", cand)):
+        side_finding = Finding(g.step, g.id, ERROR)
+        found[side] = None if _measured(g, record, side_finding) else side_finding.measured
+    c.expected, c.measured = found["expected"], found["measured"]
+    c.where = locate(cand, g.ratio or g.path)
+    if c.expected is None and c.measured is None:
+        c.status, c.note = (SKIP, "in neither run (optional)") if g.optional else (ERROR, "in neither run")
+        why = _why_missing(g, cand)
+        c.note += f"; in the candidate: {why}" if why and not g.optional else ""
+        return c
+    if c.expected is None or c.measured is None:
+        c.status, c.note = CHANGED, "only in the " + ("candidate" if c.expected is None else "baseline")
+        return c
+    tol = override or (g.tol if g.tol.kind not in ("at_most", "at_least") else Tolerance("exact"))
+    status, msg = compare(c.measured, c.expected, tol)
+    c.tolerance, (c.low, c.high) = describe(tol, c.expected), bounds(tol, c.expected)
+    c.status = {PASS: SAME, FAIL: CHANGED}.get(status, ERROR)
+    c.note = msg if c.status != SAME else ""
+    return c
+
+
+def _why_missing(g: Golden, record: object) -> str:
+    """What the loader said of the part of the record a golden's path goes through (e.g. a missing checkpoint)."""
+    errors = getattr(record, "errors", None) or {}
+    hits = [f"{k}: {e}" for k, e in errors.items() if any(f"{p}.".startswith(f"{k}.") for p in (g.ratio or (g.path,)))]
+    return "; ".join(hits)
+
+
+def judge_mean(g: Golden, found: dict[str, Finding], *, against_golden: bool = True) -> Finding:
+    """The mean of other checks (e.g. the tutorial's Average column), over the parts that ran, in verify (the parts
+    against their goldens: `against_golden`) and in diff (against the baseline's values) alike. In verify, with
+    every part, the golden's own value; otherwise the mean of the parts' references, saying which are left out. Its
     half-width is sqrt(sum of the parts' half-widths squared) / k: the parts' errors are independent."""
     v = Finding(g.step, g.id, ERROR, source=g.source, tolerance="from its parts")
     parts = [found[i] for i in g.mean_of]
-    if any(p.status == ERROR for p in parts):
-        v.note = "a part could not be judged: " + ", ".join(p.id for p in parts if p.status == ERROR)
+    broken = [p.id for p in parts if p.status == ERROR]
+    if broken:
+        v.note = "a part could not be judged: " + ", ".join(broken)
         return v
-    ran = [p for p in parts if p.status != SKIP and _num(p.measured) and _num(p.expected)]
+    ran = [p for p in parts if _ran(p)]
     if not ran:
         v.status, v.note = SKIP, "none of its parts ran"
         return v
-    left_out = [p for p in parts if p not in ran]
-    v.expected = g.expect if not left_out else sum(float(p.expected) for p in ran) / len(ran)
-    v.measured = sum(float(p.measured) for p in ran) / len(ran)
-    half = math.sqrt(sum(((p.high - p.low) / 2) ** 2 for p in ran)) / len(ran)
-    v.low, v.high = float(v.expected) - half, float(v.expected) + half
-    v.tolerance = f"±{half:.2f} (from {len(ran)} parts)"
-    ok = v.low <= v.measured <= v.high
-    v.status = PASS if ok else FAIL
-    v.note = "" if ok else f"off by {v.measured - float(v.expected):+.3g} (allowed ±{half:.3g})"
+    left_out = [p.id for p in parts if p not in ran]
+    whole = g.expect if against_golden and not left_out else None
+    _mean(v, ran, whole, (PASS, FAIL) if against_golden else (SAME, CHANGED))
     if left_out:
-        v.note = (v.note + "; " if v.note else "") + f"over the {len(ran)} of {len(parts)} benchmarks that ran " \
-            f"(left out: {', '.join(p.id for p in left_out)}); expected recomputed from the tutorial's values for those"
-    v.where = ran[-1].where
+        ref = "the goldens' values" if against_golden else "the baseline's values"
+        v.note = "; ".join([v.note] * bool(v.note) + [f"over the {len(ran)} of {len(parts)} benchmarks that ran (left out: "
+                                                      f"{', '.join(left_out)}); expected recomputed from {ref} for those"])
     return v
+
+
+def _ran(p: Finding) -> bool:
+    return p.status != SKIP and is_number(p.measured) and is_number(p.expected)
+
+
+def _mean(v: Finding, ran: list[Finding], whole: object, verdicts: tuple[Status, Status]) -> None:
+    """Fill a mean's finding from the parts that ran; `whole`: its reference when every part ran (else theirs)."""
+    v.expected = whole if whole is not None else sum(float(p.expected) for p in ran) / len(ran)
+    v.measured = sum(float(p.measured) for p in ran) / len(ran)
+    half = math.sqrt(sum(_half(p) ** 2 for p in ran)) / len(ran)
+    v.low, v.high = float(v.expected) - half, float(v.expected) + half
+    v.tolerance, v.where = f"±{half:.2f} (from {len(ran)} parts)", ran[-1].where
+    ok = v.low <= v.measured <= v.high
+    v.status = verdicts[0] if ok else verdicts[1]
+    v.note = "" if ok else f"off by {v.measured - float(v.expected):+.3g} (allowed ±{half:.3g})"
+
+
+def _half(p: Finding) -> float:
+    return (p.high - p.low) / 2 if p.low is not None and p.high is not None else 0.0
+
+
+def each_golden(gs: list[Golden], one, *, against_golden: bool = True) -> list[Finding]:
+    """Every golden's finding, in the goldens' order: `one(g)` for a plain check, then each mean from its parts'."""
+    found = {g.id: one(g) for g in gs if not g.mean_of}
+    return [found[g.id] if not g.mean_of else judge_mean(g, found, against_golden=against_golden) for g in gs]
 
 
 def exit_codes(data: StepData) -> list[Finding]:
@@ -284,7 +202,7 @@ def exit_codes(data: StepData) -> list[Finding]:
             f.measured = code
             if code == 0 and not isinstance(code, bool):
                 f.status = PASS
-            elif isinstance(code, int) and not isinstance(code, bool):
+            elif is_number(code) and isinstance(code, int):
                 f.status, f.note = FAIL, f"the step exited with {code}; see {meta.rel.rsplit('/', 1)[0]}/step.log"
             else:
                 f.note = f"{meta.rel} has no integer exit_code"
@@ -292,30 +210,8 @@ def exit_codes(data: StepData) -> list[Finding]:
     return out
 
 
-def judge(run: Run, goldens: Goldens, steps: list[str] | None = None) -> list[Finding]:
-    """Judge the selected steps (default: every step the goldens name, and every step the run has).
-    Bad input becomes ERROR findings, never an exception."""
-    out: list[Finding] = []
-    if run.manifest_error is not None:
-        out.append(Finding("run", "manifest", ERROR, expected="manifest.json written by the runner",
-                           note=run.manifest_error.render(), where=run.manifest_error.where or ""))
-    chosen = list(steps) if steps else list(goldens.steps) + [s for s in run.present_steps() if s not in goldens.steps]
-    for step in chosen:
-        gs = goldens.steps.get(step)
-        if not gs:
-            out.append(Finding(step, "goldens", ERROR, note=f"no `{step}:` section in {goldens.file}; "
-                               "add goldens for it or leave the step out (--step)"))
-            continue
-        data = run.step(step)
-        if not data.present:
-            out.append(Finding(step, "output", ERROR, expected=f"{data.dir}/",
-                               note=f"step directory missing; run `make {step}` (or RUN=... for another run)"))
-            continue
-        out += judge_step(step, gs, data, run.context)
-    from checks import rules
-
-    judged = [s for s in chosen if goldens.steps.get(s) and run.step(s).present]
-    out += rules.findings(run, goldens, judged)
-    if not any(f.status in (PASS, FAIL, XFAIL, XPASS) for f in out) and not any(f.status == ERROR for f in out):
-        out.append(Finding("run", "coverage", ERROR, note="nothing was checked: every check was skipped"))
-    return out
+def parse_error(step: str, data: StepData) -> Finding:
+    """The step's output could not be parsed at all: a log in no known format is its own ERROR (log_format)."""
+    fmt = isinstance(data.error, FormatNotRecognised)
+    return Finding(step, "log_format" if fmt else "parse", ERROR, expected="a log format the parser knows" if fmt else None,
+                   measured="not recognised" if fmt else None, note=data.error.render(), where=data.error.where or "")

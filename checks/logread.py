@@ -61,6 +61,16 @@ def trouble(text: str) -> bool:
     return bool(_TROUBLE.match(text.lstrip()))
 
 
+def keep_trouble(rec, at: str, text: str) -> None:
+    """Note a failure line on a record: the first 10 in `rec.trouble`, and the first one after the record's completion
+    line in `rec.trouble_after_completion` (a run that failed after saying it finished)."""
+    said = f"{at}: {text.strip()[:200]}"
+    if len(rec.trouble) < 10:
+        rec.trouble.append(said)
+    if rec.completed and rec.trouble_after_completion is None:
+        rec.trouble_after_completion = said
+
+
 def clean(raw: str) -> tuple[str, str | None]:
     """One raw line -> (text without ANSI codes, \\r progress states, NULs and launcher prefixes; rank)."""
     if "\x1b" in raw:
@@ -290,3 +300,58 @@ def scan(path: Path, needles: Iterable[str], blocks: Iterable[tuple[str, str]] =
             carry = chunk[cut:]
         if carry:
             yield from st.lines(carry, 0, len(carry))
+
+
+class Follower:
+    """A growing log read from where it stopped (checks.watch, through Run.follow): only complete lines (a line
+    being written is read when its newline arrives, or at the end with `final=True`), picked by a `Scanner` as
+    `scan` picks them (`needles=None`: every line), so one update costs what the log grew by and memory holds
+    only the lines the parser reads. A log that shrank or was replaced (the runner moves a failed attempt's log
+    away) is read again from its start. `poll` raises NoLog while there is no file."""
+
+    def __init__(self, path: Path, needles: Iterable[str] | None = None, blocks: Iterable[tuple[str, str]] = (),
+                 max_block: int = 2000, src: str | None = None) -> None:
+        self.path, self.src = Path(path), src
+        self.needles, self.blocks, self.max_block = needles, tuple(blocks), max_block
+        self._reset(None)
+
+    def _reset(self, ino: int | None) -> None:
+        self.ino, self.pos, self.carry = ino, 0, b""
+        self.lines: list[Line] = []
+        self.scanner = Scanner(self.needles, self.blocks, self.max_block, self.src)  # line numbers and open block
+
+    def _open(self):
+        import os
+
+        try:
+            return os.stat(self.path), open(self.path, "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            raise NoLog("no log yet", where=str(self.path), expected="the step's output, teed there by the runner",
+                        hint="the step has not started: start it (make <step>), or wait") from None
+        except (IsADirectoryError, PermissionError) as e:
+            raise CheckError("the step's log cannot be read", where=str(self.path), found=type(e).__name__) from None
+
+    def poll(self, final: bool = False) -> int:
+        """Read what the log grew by; returns how many lines were kept."""
+        st, f = self._open()
+        before = len(self.lines)
+        with f:
+            if st.st_ino != self.ino or st.st_size < self.pos:
+                self._reset(st.st_ino)
+                before = 0
+            f.seek(self.pos)
+            while chunk := f.read(CHUNK):
+                self.pos += len(chunk)
+                buf = self.carry + chunk
+                cut = buf.rfind(b"\n") + 1
+                self.carry = buf[cut:]
+                if cut:
+                    self.lines.extend(self.scanner.lines(buf[:cut]))
+        if final and self.carry:
+            self.lines.extend(self.scanner.lines(self.carry))
+            self.carry = b""
+        return len(self.lines) - before
+
+
+class NoLog(CheckError):
+    """The step's log does not exist (yet)."""

@@ -9,11 +9,16 @@ import html
 import io
 import math
 
-from checks import judge
+from typing import TYPE_CHECKING
+
+from checks import registry
 from checks.errors import CheckError
 from checks.findings import ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Finding, summary
 from checks.goldens import Goldens
-from checks.run import Run
+from checks.values import gpu_key, is_number
+
+if TYPE_CHECKING:
+    from checks.run import Run
 
 
 def _matplotlib():
@@ -34,12 +39,12 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def loss_figure(plt, runs: dict[str, object]):
+def loss_figure(plt, step: str, records: dict[str, object], goldens: Goldens, findings: list[Finding], gpu: str | None):
+    """Every loss of each run (this run, and a baseline when given) against the iterations."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    for label, rec in runs.items():
+    for label, rec in records.items():
         its = getattr(rec, "iterations", [])
-        names = sorted({n for i in its for n in i.losses})
-        for name in names:
+        for name in sorted({n for i in its for n in i.losses}):
             pts = [(i.iteration, i.losses[name]) for i in its if name in i.losses and math.isfinite(i.losses[name])]
             if pts and max(y for _, y in pts) > 0:
                 ax.plot(*zip(*pts), label=f"{label}: {name}", linewidth=1)
@@ -50,31 +55,46 @@ def loss_figure(plt, runs: dict[str, object]):
     return fig
 
 
-def bench_figure(plt, record, goldens: Goldens, gpu: str | None):
+def _by_variant(goldens: Goldens, step: str, field: str) -> dict:
+    """The goldens of one per-variant field (runs.<variant>.<field>), by variant."""
+    return {g.path.split(".")[1]: g for g in goldens.steps.get(step, []) if g.path and g.path.endswith(field)}
+
+
+def bench_figure(plt, step: str, records: dict[str, object], goldens: Goldens, findings: list[Finding], gpu: str | None):
+    """Output tokens/s and the weights' memory per variant, this run beside the goldens."""
+    record = records.get("this run")
+    if record is None:
+        return None
     runs = getattr(record, "runs", {})
     names = list(runs)
-    gold = {g.path.split(".")[1]: g for g in goldens.steps.get("bench", []) if g.path and g.path.endswith("output_tokens_per_s")}
-    mem = {g.path.split(".")[1]: g for g in goldens.steps.get("bench", []) if g.path and g.path.endswith("model_loading_gib")}
+    gold, mem = _by_variant(goldens, step, "output_tokens_per_s"), _by_variant(goldens, step, "model_loading_gib")
+
+    def for_gpu(n: str) -> float:
+        g = gold.get(n)
+        key = gpu_key(gpu or "", list(g.by_gpu)) if g is not None and g.by_gpu else None
+        return g.by_gpu[key] if key else 0
+
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     x = range(len(names))
-    key = lambda g: judge.gpu_key(gpu or "", list(g.by_gpu)) if g.by_gpu else None  # noqa: E731
-    a1.bar([i - 0.2 for i in x], [runs[n].output_tokens_per_s or 0 for n in names], 0.4, label="this run")
-    a1.bar([i + 0.2 for i in x], [(gold[n].by_gpu[key(gold[n])] if n in gold and key(gold[n]) else 0) for n in names],
-           0.4, label="golden for this GPU (none: 0)", alpha=0.6)
-    a1.set_xticks(list(x), names, rotation=20)
-    a1.set_title("Output tokens/s")
-    a1.legend(fontsize=7)
-    a2.bar([i - 0.2 for i in x], [runs[n].model_loading_gib or 0 for n in names], 0.4, label="this run")
-    a2.bar([i + 0.2 for i in x], [mem[n].expect if n in mem else 0 for n in names], 0.4, label="tutorial", alpha=0.6)
-    a2.set_xticks(list(x), names, rotation=20)
-    a2.set_title("Model loading memory (GiB)")
-    a2.legend(fontsize=7)
+    for ax, mine, theirs, title, label in (
+            (a1, [runs[n].output_tokens_per_s or 0 for n in names], [for_gpu(n) for n in names], "Output tokens/s",
+             "golden for this GPU (none: 0)"),
+            (a2, [runs[n].model_loading_gib or 0 for n in names], [mem[n].expect if n in mem else 0 for n in names],
+             "Model loading memory (GiB)", "tutorial")):
+        ax.bar([i - 0.2 for i in x], mine, 0.4, label="this run")
+        ax.bar([i + 0.2 for i in x], theirs, 0.4, label=label, alpha=0.6)
+        ax.set_xticks(list(x), names, rotation=20)
+        ax.set_title(title)
+        ax.legend(fontsize=7)
     return fig
 
 
-def eval_figure(plt, findings: list[Finding]):
-    rows = [v for v in findings if v.step == "eval" and not v.id.endswith("exit_code")
-            and isinstance(v.measured, (int, float)) and isinstance(v.expected, (int, float))]
+def bands_figure(plt, step: str, records: dict[str, object], goldens: Goldens, findings: list[Finding], gpu: str | None):
+    """Each score of the step against its golden band."""
+    rows = [v for v in findings if v.step == step and not v.id.endswith("exit_code")
+            and is_number(v.measured) and is_number(v.expected)]
+    if not rows:
+        return None
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1))
     for i, v in enumerate(rows):
         lo = v.low if v.low is not None else v.expected
@@ -90,14 +110,15 @@ def eval_figure(plt, findings: list[Finding]):
 def html_report(run: Run, goldens: Goldens, findings: list[Finding], baseline: Run | None = None) -> str:
     plt = _matplotlib()
     images = []
-    curves = {label: r.step("distill").record for label, r in (("baseline", baseline), ("this run", run))
-              if r is not None and r.step("distill").record is not None}
-    if curves:
-        images.append(_png(loss_figure(plt, curves)))
-    if run.step("bench").record is not None:
-        images.append(_png(bench_figure(plt, run.step("bench").record, goldens, run.context.gpu_model)))
-    if any(v.step == "eval" for v in findings):
-        images.append(_png(eval_figure(plt, findings)))
+    for step in registry.steps():
+        if step.figure is None or not step.judged:
+            continue
+        records = {label: r.step(step.name).record for label, r in (("baseline", baseline), ("this run", run))
+                   if r is not None and r.step(step.name).record is not None}
+        fig = step.figure(plt, step.name, records, goldens, findings, run.context.gpu_model) if records or any(
+            v.step == step.name for v in findings) else None
+        if fig is not None:
+            images.append(_png(fig))
     plt.close("all")
     colour = {PASS: "#1a7f37", FAIL: "#cf222e", SKIP: "#9a6700", ERROR: "#8250df", XFAIL: "#0969da", XPASS: "#cf222e"}
     rows = "".join(

@@ -22,9 +22,7 @@ from pathlib import Path
 
 from checks.errors import CheckError
 
-STEPS = ("prune", "distill", "convert", "eval", "quantize", "bench")
-# Steps run once per model/variant: their step.log and step.json sit in <step>/<variant>/.
-VARIANT_STEPS = ("eval", "bench")
+# The steps, their order and which run once per variant are the registry's (checks.registry): one name each.
 MANIFEST = "manifest.json"
 LOG = "step.log"
 META = "step.json"
@@ -76,10 +74,10 @@ def variant_dirs(sdir: Path) -> list[Path]:
             if d.is_dir() and d.name != ATTEMPTS and ((d / LOG).exists() or (d / META).exists())]
 
 
-def meta_files(step: str, sdir: Path) -> list[Path]:
-    """Where the runner's step.json files for a step must be."""
+def meta_files(sdir: Path, per_variant: bool) -> list[Path]:
+    """Where the runner's step.json files for a step must be (`per_variant`: one per <step>/<variant>/)."""
     sdir = Path(sdir)
-    if step in VARIANT_STEPS:
+    if per_variant:
         return [d / META for d in sorted(sdir.iterdir()) if d.is_dir() and d.name != ATTEMPTS]
     if not (sdir / META).exists() and variant_dirs(sdir):
         return [d / META for d in variant_dirs(sdir)]

@@ -93,69 +93,91 @@ _CELL = re.compile(r"[│┃║]")
 _TOP = "┏┌╔"
 
 
+class _Blocks:
+    """The reader behind rich_blocks: the table or panel being read, and the lines above it (a table's title)."""
+
+    def __init__(self) -> None:
+        self.recent: deque[str] = deque(maxlen=3)
+        self.table: RichTable | None = None
+        self.panel: Panel | None = None
+        self.in_header = False
+
+    def _cells(self, s: str) -> None:
+        table = self.table
+        cells = [c.strip() for c in _CELL.split(s)[1:-1]]
+        if self.in_header:
+            joined = table.header and len(cells) == len(table.header)
+            table.header[:] = [f"{a} {b}".strip() for a, b in zip(table.header, cells)] if joined else cells
+        elif table.rows and cells and not cells[0] and len(cells) == len(table.rows[-1]):
+            table.rows[-1][:] = [f"{a} {b}".strip() for a, b in zip(table.rows[-1], cells)]  # a wrapped row, joined
+        else:
+            table.rows.append(cells)
+
+    def _table_line(self, s: str) -> tuple[bool, RichTable | None]:
+        """(the line was the table's, the table when it ended here)."""
+        head = s[:1]
+        if head and head in "┡╇├┝╞":
+            self.in_header = False
+            return True, None
+        if head and head in "└┗╚":
+            return True, self.table
+        if head and _CELL.match(head):
+            self._cells(s)
+            return True, None
+        return False, self.table
+
+    def _panel_line(self, s: str) -> tuple[bool, Panel | None]:
+        """(the line was the panel's, the panel when it ended here)."""
+        panel = self.panel
+        if s.startswith("│"):
+            body = s.strip("│").strip()
+            parts = re.split(r"\s{2,}", body, maxsplit=1)
+            if len(parts) == 2:
+                panel.rows.append((parts[0], parts[1].strip()))
+            elif panel.rows and body:
+                panel.rows[-1] = (panel.rows[-1][0], f"{panel.rows[-1][1]} {body}")
+            return True, None
+        return s.startswith("╰"), panel
+
+    def _opens(self, s: str, no: int) -> bool:
+        if len(s) > 2 and s[0] in _TOP:
+            self.table, self.in_header = RichTable(title=list(self.recent), header=[], line=no), s[0] in "┏╔"
+        elif s.startswith("╭"):
+            self.panel = Panel(title=s.strip("╭╮─━ "), line=no)
+        else:
+            return False
+        self.recent.clear()
+        return True
+
+    def feed(self, ln: Line) -> Iterator[Line | RichTable | Panel]:
+        s = ln.text.strip()
+        for kind in ("table", "panel"):
+            if getattr(self, kind) is None:
+                continue
+            mine, done = (self._table_line if kind == "table" else self._panel_line)(s)
+            if done is not None:
+                setattr(self, kind, None)
+                yield done
+            if mine:
+                return
+        if self._opens(s, ln.no):
+            return
+        if s:
+            self.recent.append(s)
+        else:
+            self.recent.clear()
+        yield ln
+
+
 def rich_blocks(lines: Iterable[Line]) -> Iterator[Line | RichTable | Panel]:
     """Pass plain lines through and read back the tables and panels `rich` rendered into a log.
 
     A table's title is the (up to 3) non-empty lines right above it. A row that rich wrapped over several
     lines has an empty first cell on its continuation lines; those are joined back into the row."""
-    recent: deque[str] = deque(maxlen=3)
-    table: RichTable | None = None
-    panel: Panel | None = None
-    in_header = False
+    reader = _Blocks()
     for ln in lines:
-        s = ln.text.strip()
-        if table is not None:
-            if s and s[0] in "┡╇├┝╞":
-                in_header = False
-                continue
-            if s and s[0] in "└┗╚":
-                yield table
-                table = None
-                continue
-            if s and _CELL.match(s[0]):
-                cells = [c.strip() for c in _CELL.split(s)[1:-1]]
-                if in_header:
-                    if table.header and len(cells) == len(table.header):
-                        table.header[:] = [f"{a} {b}".strip() for a, b in zip(table.header, cells)]
-                    else:
-                        table.header[:] = cells
-                elif table.rows and cells and not cells[0] and len(cells) == len(table.rows[-1]):
-                    table.rows[-1][:] = [f"{a} {b}".strip() for a, b in zip(table.rows[-1], cells)]
-                else:
-                    table.rows.append(cells)
-                continue
-            yield table
-            table = None
-        if panel is not None:
-            if s.startswith("│"):
-                body = s.strip("│").strip()
-                parts = re.split(r"\s{2,}", body, maxsplit=1)
-                if len(parts) == 2:
-                    panel.rows.append((parts[0], parts[1].strip()))
-                elif panel.rows and body:
-                    panel.rows[-1] = (panel.rows[-1][0], f"{panel.rows[-1][1]} {body}")
-                continue
-            if s.startswith("╰"):
-                yield panel
-                panel = None
-                continue
-            yield panel
-            panel = None
-        if len(s) > 2 and s[0] in _TOP:
-            table = RichTable(title=list(recent), header=[], line=ln.no)
-            in_header = s[0] in "┏╔"
-            recent.clear()
-            continue
-        if s.startswith("╭"):
-            panel = Panel(title=s.strip("╭╮─━ "), line=ln.no)
-            recent.clear()
-            continue
-        if s:
-            recent.append(s)
-        else:
-            recent.clear()
-        yield ln
-    if table is not None:
-        yield table
-    if panel is not None:
-        yield panel
+        yield from reader.feed(ln)
+    if reader.table is not None:
+        yield reader.table
+    if reader.panel is not None:
+        yield reader.panel

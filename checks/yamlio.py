@@ -6,7 +6,6 @@ Mappings load as `YMap` (a dict that remembers the line of each key), lists as `
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import yaml
@@ -111,7 +110,7 @@ def load(path: Path, what: str, *, aliases: bool = False) -> object:
 def mapping(node: object, what: str, where: str, *, required: tuple[str, ...] = (), allowed: tuple[str, ...] = ()) -> YMap:
     """`node` must be a mapping with every `required` key and no key outside required + allowed."""
     if not isinstance(node, dict):
-        raise CheckError(f"{what} is not a mapping", where=where, found=_kind(node),
+        raise CheckError(f"{what} is not a mapping", where=where, found=kind(node),
                          expected=f"a mapping with {', '.join(required + allowed)}")
     node = node if isinstance(node, YMap) else _as_ymap(node, where)
     known = set(required) | set(allowed)
@@ -137,7 +136,7 @@ def typed(node: YMap, key: str, types: type | tuple, what: str, *, default: obje
         ok = False
     if not ok:
         names = " or ".join(t.__name__ for t in _tuple(types))
-        raise CheckError(f"`{key}` in {what} must be {names}", where=node.where(key), found=f"{_kind(v)} {v!r}"[:200])
+        raise CheckError(f"`{key}` in {what} must be {names}", where=node.where(key), found=f"{kind(v)} {v!r}"[:200])
     return v
 
 
@@ -145,7 +144,7 @@ def _tuple(t) -> tuple:
     return t if isinstance(t, tuple) else (t,)
 
 
-def _kind(v: object) -> str:
+def kind(v: object) -> str:
     return {dict: "a mapping", YMap: "a mapping", list: "a list", YList: "a list", str: "a string",
             type(None): "nothing"}.get(type(v), type(v).__name__)
 
@@ -161,37 +160,3 @@ def _closest(word: str, known: set[str]) -> str | None:
 
     hits = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
     return hits[0] if hits else None
-
-
-# ---------------------------------------------------------------- writing
-
-
-class _Dumper(yaml.SafeDumper):
-    """Short lists and flat mappings on one line, so a golden reads as one entry; never an alias."""
-
-    def ignore_aliases(self, data):
-        return True
-
-
-def _seq(d, data):
-    flow = all(isinstance(x, (int, float, str)) for x in data) and len(data) < 60
-    return d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
-
-
-def _map(d, data):
-    flow = all(isinstance(x, (int, float, str, bool)) for x in data.values()) and len(data) < 8
-    return d.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
-
-
-for _t in (list, YList):
-    _Dumper.add_representer(_t, _seq)
-for _t in (dict, YMap):
-    _Dumper.add_representer(_t, _map)
-
-
-def dump(doc: dict, sections: tuple[str, ...] = ()) -> str:
-    """YAML text without aliases; a blank line before each top-level key named in `sections`."""
-    text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
-    if sections:
-        text = re.sub(r"\n(" + "|".join(map(re.escape, sections)) + r"):\n", r"\n\n\1:\n", text)
-    return text

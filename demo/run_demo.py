@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from checks import goldens, judge, render  # noqa: E402
+from checks import engine, goldens, judge, render  # noqa: E402
 from checks.findings import ERROR, PASS, XFAIL, Finding, summary  # noqa: E402
 from checks.hfckpt import HFCheckpoint  # noqa: E402
 from checks.run import Context, Run  # noqa: E402
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     banner("5. a refused run: asis-0.45.0 (the 0.44 patch at ModelOpt 0.45.0)")
     log = (RUNS / "asis-0.45.0" / "quantize" / "step.log").read_text(encoding="utf-8").strip().splitlines()
     print("   its quantize/step.log ends:\n     " + log[-1])
-    found = judge.judge(Run.load(RUNS / "asis-0.45.0"), goldens.load(TINY), ["quantize"])
+    found = engine.evaluate(goldens.load(TINY), Run.load(RUNS / "asis-0.45.0"), steps=["quantize"])
     code = next((f for f in found if f.id == "exit_code"), None)
     status, measured = (code.status, code.measured) if code else ("missing", "—")
     verdicts.append((status == "FAIL", f"asis-0.45.0 quantize: exit_code {status} (measured {measured}; "
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     banner("6. checks report: the HTML page (every step of the tiny goldens, so the hand-stamped ones show as ERROR)")
     html = out / "report.html"
     rc = checks("report", BASE, "--expected", TINY, "--html", html)
-    found = judge.judge(Run.load(BASE), goldens.load(TINY))
+    found = engine.evaluate(goldens.load(TINY), Run.load(BASE))
     bad = sorted({f.step for f in found if f.status == ERROR} - set(stamped) - {"eval", "bench"})
     verdicts.append((html.is_file() and rc in (0, 2) and not bad,
                      f"report: {html} written; {', '.join(f'{n} {k}' for k, n in summary(found).items())}; ERRORs only in "

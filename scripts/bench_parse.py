@@ -299,6 +299,33 @@ def verdicts(report: Path) -> str:
                      for k, v in sorted(by.items()))
 
 
+def report(res: dict, counts: dict, scanned: str, repeats: int, run: Path) -> None:
+    """The medians of the runs, the log's make-up, and the goal (verify within GOAL_RATIO of the scan, in GOAL_PEAK_MIB)."""
+    vw = statistics.median(r[0] for r in res["verify"])
+    sw = statistics.median(r[0] for r in res["scan"])
+    vm = statistics.median(r[1] for r in res["verify"])
+    sm = statistics.median(r[1] for r in res["scan"])
+    vc = statistics.median(r[3] for r in res["verify"])
+    sc = statistics.median(r[3] for r in res["scan"])
+    ratio = vw / sw
+    scale = 1.0  # the goal is stated at 1 GB; peak memory of a constant-memory parser does not scale with size
+    ok_ratio, ok_peak = ratio <= GOAL_RATIO, vm <= GOAL_PEAK_MIB * scale
+    print()
+    print(f"file                 {counts['bytes'] / 2**20:,.0f} MiB ({counts['bytes']:,} bytes)")
+    print(f"lines                {counts['lines']:,}")
+    print(f"iteration lines      {counts['iteration_lines']:,} (train_iters {counts['train_iters']:,}, "
+          f"log_interval {LOG_INTERVAL}; {counts['saves']:,} saves; {counts['noise_lines']:,} noise lines)")
+    print(f"lines with 'iteration' {scanned} (the scan's count)")
+    print(f"verify               {vw:.2f} s median of {repeats}, CPU {vc:.2f} s (exit {res['verify'][-1][2]}: "
+          f"{verdicts(run / 'report.json')})")
+    print(f"scan                 {sw:.2f} s median of {repeats}, CPU {sc:.2f} s, {sm:.1f} MiB peak")
+    print(f"ratio verify/scan    {ratio:.2f}  (goal <= {GOAL_RATIO:g}): {'PASS' if ok_ratio else 'FAIL'}"
+          f"   CPU time ratio {vc / sc:.2f}")
+    print(f"peak RSS of verify   {vm:.1f} MiB  (goal <= {GOAL_PEAK_MIB:g} MiB): {'PASS' if ok_peak else 'FAIL'}")
+    print(f"goal                 {'PASS' if ok_ratio and ok_peak else 'FAIL'}"
+          + ("" if abs(counts['bytes'] - 2**30) < 2**30 * 0.05 else f"  (stated for 1 GiB; this log is {counts['bytes'] / 2**30:.2f} GiB)"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=parse_size, default=1 << 30, help="log size (default 1GiB; e.g. 256MiB, 500MB)")
@@ -328,30 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  run {k + 1} {name:6s} {w:7.2f} s  (CPU {cpu:6.2f} s)  {m:6.1f} MiB  exit {rc}", flush=True)
         crashed = [f"{n} exited {rc}" for n, rs in res.items() for _, _, rc, _ in rs
                    if rc != 0 and not (n == "verify" and rc == 1)]
-        scanned = (tmp / "scan.out").read_text().strip()
-        vw = statistics.median(r[0] for r in res["verify"])
-        sw = statistics.median(r[0] for r in res["scan"])
-        vm = statistics.median(r[1] for r in res["verify"])
-        sm = statistics.median(r[1] for r in res["scan"])
-        vc = statistics.median(r[3] for r in res["verify"])
-        sc = statistics.median(r[3] for r in res["scan"])
-        ratio = vw / sw
-        scale = 1.0  # the goal is stated at 1 GB; peak memory of a constant-memory parser does not scale with size
-        ok_ratio, ok_peak = ratio <= GOAL_RATIO, vm <= GOAL_PEAK_MIB * scale
-        print()
-        print(f"file                 {counts['bytes'] / 2**20:,.0f} MiB ({counts['bytes']:,} bytes)")
-        print(f"lines                {counts['lines']:,}")
-        print(f"iteration lines      {counts['iteration_lines']:,} (train_iters {counts['train_iters']:,}, "
-              f"log_interval {LOG_INTERVAL}; {counts['saves']:,} saves; {counts['noise_lines']:,} noise lines)")
-        print(f"lines with 'iteration' {scanned} (the scan's count)")
-        print(f"verify               {vw:.2f} s median of {a.repeats}, CPU {vc:.2f} s (exit {res['verify'][-1][2]}: "
-              f"{verdicts(run / 'report.json')})")
-        print(f"scan                 {sw:.2f} s median of {a.repeats}, CPU {sc:.2f} s, {sm:.1f} MiB peak")
-        print(f"ratio verify/scan    {ratio:.2f}  (goal <= {GOAL_RATIO:g}): {'PASS' if ok_ratio else 'FAIL'}"
-              f"   CPU time ratio {vc / sc:.2f}")
-        print(f"peak RSS of verify   {vm:.1f} MiB  (goal <= {GOAL_PEAK_MIB:g} MiB): {'PASS' if ok_peak else 'FAIL'}")
-        print(f"goal                 {'PASS' if ok_ratio and ok_peak else 'FAIL'}"
-              + ("" if abs(counts['bytes'] - 2**30) < 2**30 * 0.05 else f"  (stated for 1 GiB; this log is {counts['bytes'] / 2**30:.2f} GiB)"))
+        report(res, counts, (tmp / "scan.out").read_text().strip(), a.repeats, run)
         if crashed:
             print(f"bench-parse: {'; '.join(crashed)}; see {tmp}/verify.out", file=sys.stderr)
             sys.stdout.write((tmp / "verify.out").read_text()[-3000:])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from checks import registry  # noqa: E402
 from kitlib import profile  # noqa: E402
 from kitlib.preflight import docker_problems  # noqa: E402
 from kitlib.render import render  # noqa: E402
@@ -66,8 +67,9 @@ def check_paths(modelopt_ref: str, modelopt_dir: str = "/opt/Model-Optimizer") -
         r = render(u, ctx, versions)
         paths |= set(re.findall(r"(/opt/[\w./-]+\.py)\b", r.command))
         paths |= {d["file"] for d in r.deviations if d.get("file")}
-        if u.cwd:
-            paths.add(profile.expand(u.cwd, ctx) + ("/nemo_evaluator.yaml" if u.step == "eval" else ""))
+        if u.cwd:  # the working directory, or the files the step needs in it
+            cwd = profile.expand(u.cwd, ctx)
+            paths |= {f"{cwd}/{f}" for f in registry.get(u.step).kit.cwd_files} or {cwd}
     return sorted(p for p in paths if p.startswith("/opt/"))
 
 

@@ -1190,14 +1190,15 @@ def clone(pristine: Path, dst: Path) -> Path:
 
 def judged(run: Path, expected: Path = EXPECTED):
     """(exit code, findings or the error text). A traceback inside the kit fails the test."""
-    from checks import goldens as G, judge as engine, render
+    from checks import goldens as G, render
+    from checks.engine import evaluate
     from checks.errors import CheckError
     from checks.findings import exit_code
     from checks.run import Run
     from rich.console import Console
 
     try:
-        findings = engine.judge(Run.load(run), _goldens(expected, G))
+        findings = evaluate(_goldens(expected, G), Run.load(run))
         render.terminal(findings, Console(file=io.StringIO(), width=200), "attack")  # renderers must not choke either
         render.write_json(run.parent / "report.json", findings, {})
     except CheckError as e:

@@ -19,10 +19,10 @@ def test_verify_the_tutorial_run_passes(pristine_run, goldens, tmp_path):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr
     # every golden, one exit-code check per step.json the runner wrote, every lineage check, and the rules
     # (provenance, one run per log, settings echoed): all PASS
-    from checks import judge
+    from checks.engine import evaluate
     from checks.run import Run
 
-    found = judge.judge(Run.load(pristine_run), goldens)
+    found = evaluate(goldens, Run.load(pristine_run))
     n = sum(f.status == "PASS" for f in found)
     xfail = [f"{f.step}.{f.id}" for f in found if f.status == "XFAIL"]
     assert n + len(xfail) == len(found)

@@ -63,7 +63,7 @@ def _load_text(tmp_path, text, name="g.yaml"):
     return goldens.load(p)
 
 
-ENTRY = "  - {id: a, path: x, expect: 1, source: s}\n"
+ENTRY = "  - {id: a, path: runs.x.output_tokens_per_s, expect: 1, source: s}\n"
 
 
 @pytest.mark.parametrize("text,needle,line", [
@@ -90,12 +90,15 @@ def test_strict_schema_names_file_and_line(tmp_path, text, needle, line):
 
 def test_include_takes_sections_and_override_changes_fields_in_plain_sight(tmp_path):
     (tmp_path / "base.yaml").write_text("schema: 1\nprofile: base\nbench:\n" + ENTRY +
-                                        "  - {id: b, path: y, expect: 2, optional: true, source: s}\nprune:\n" + ENTRY)
+                                        "  - {id: b, path: runs.y.output_tokens_per_s, expect: 2, optional: true, source: s}\n"
+                                        "prune:\n  - {id: a, path: searches, expect: 1, source: s}\n")
     g = _load_text(tmp_path, "schema: 1\ninclude:\n  - {file: base.yaml, steps: [bench]}\nbench:\n"
-                   "  - {id: b, override: true, optional: false, source: here}\n  - {id: c, path: z, expect: 3, source: s}\n")
+                   "  - {id: b, override: true, optional: false, source: here}\n"
+                   "  - {id: c, path: runs.z.output_tokens_per_s, expect: 3, source: s}\n")
     assert [x.id for x in g.steps["bench"]] == ["a", "b", "c"] and "prune" not in g.steps
     b = g.steps["bench"][1]
-    assert (b.optional, b.source, b.expect, b.path) == (False, "here", 2, "y") and b.where.endswith("g.yaml:5")
+    assert (b.optional, b.source, b.expect, b.path) == (False, "here", 2, "runs.y.output_tokens_per_s")
+    assert b.where.endswith("g.yaml:5")
     assert g.steps["bench"][0].where.endswith("base.yaml:4")
     with pytest.raises(CheckError, match="duplicate check id bench.a"):
         _load_text(tmp_path, "schema: 1\ninclude:\n  - {file: base.yaml, steps: [bench]}\nbench:\n" + ENTRY)

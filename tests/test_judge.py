@@ -2,9 +2,10 @@ import math
 
 import pytest
 
-from checks import judge as engine
+from checks import judge as engine, values
 from checks.findings import ERROR, FAIL, PASS, SKIP, Finding, exit_code
-from checks.judge import compare, judge_value
+from checks.judge import judge_value
+from checks.values import compare
 from checks.run import Context
 from checks.goldens import Golden, Tolerance
 
@@ -40,9 +41,9 @@ def test_compare(m, e, tol, status):
 
 def test_binomial_width_gpqa():
     # GPQA Diamond, 198 questions x 8 repeats, p = 0.569: 3 * sqrt(2 * .569 * .431 / 1584) = 5.28 pp
-    assert engine.binomial_width(Tolerance("binomial", n=198, repeats=8, z=3), 56.9) == pytest.approx(5.28, abs=0.01)
+    assert values.binomial_width(Tolerance("binomial", n=198, repeats=8, z=3), 56.9) == pytest.approx(5.28, abs=0.01)
     # The width never collapses to zero, even at 0% or 100%.
-    assert engine.binomial_width(Tolerance("binomial", n=30, repeats=1, z=3), 0.0) > 0
+    assert values.binomial_width(Tolerance("binomial", n=30, repeats=1, z=3), 0.0) > 0
 
 
 def test_greedy_keys_with_dots():
@@ -65,8 +66,8 @@ def test_by_gpu_skips_only_when_no_golden_for_that_gpu():
     v = judge_value(gold, REC, Context(gpu_model="NVIDIA A100-SXM4-80GB"))
     assert v.status == SKIP and "no golden for GPU" in v.note
     assert judge_value(gold, REC, Context()).status == SKIP
-    assert engine.gpu_key("NVIDIA H100 NVL", ["H100", "H100 NVL"]) == "H100 NVL"
-    assert engine.gpu_key("NVIDIA H1000", ["H100"]) is None
+    assert values.gpu_key("NVIDIA H100 NVL", ["H100", "H100 NVL"]) == "H100 NVL"
+    assert values.gpu_key("NVIDIA H1000", ["H100"]) is None
 
 
 def test_requires_and_formats_gates():
@@ -101,7 +102,7 @@ def _judge_eval(scores: dict, ctx):
     rec = {"models": {"iter_12800": scores}}
     found = {g.id: judge_value(g, rec, ctx) for g in gs if not g.mean_of}
     avg = next(g for g in gs if g.mean_of)
-    return found, engine.judge_mean(avg, found, gs, ctx)
+    return found, engine.judge_mean(avg, found)
 
 
 def test_the_average_fails_when_every_part_drifts_the_same_way_within_its_own_band():
@@ -110,7 +111,7 @@ def test_the_average_fails_when_every_part_drifts_the_same_way_within_its_own_ba
     # each benchmark 90% of its own half-width high: every cell PASSes ...
     scores = {}
     for g in gs:
-        w = engine.binomial_width(g.tol, g.expect)
+        w = values.binomial_width(g.tol, g.expect)
         scores[g.path.split(".", 2)[2]] = g.expect + 0.9 * w
     found, avg = _judge_eval(scores, ctx)
     assert all(f.status == PASS for f in found.values())

@@ -11,9 +11,11 @@ import random
 
 import pytest
 
-from checks import judge as engine, rundir
+from checks import rundir, values
+from checks.engine import evaluate
 from checks.findings import PASS, XFAIL, XPASS, exit_code
-from checks.judge import binomial_width, judge_value
+from checks.judge import judge_value
+from checks.values import binomial_width
 from checks.run import Context, Run, context_from_manifest
 from conftest import record_mutation
 
@@ -97,7 +99,7 @@ def test_every_checked_value_pushed_outside_its_tolerance_fails(pristine_run, go
             if g.xfail:  # a known discrepancy: the run "repaired" to the golden must not pass silently (XPASS)
                 assert base.status == XFAIL, (step, g.id, base.note)
                 if g.ratio:
-                    den = engine.resolve(rec, g.ratio[1])
+                    den = values.resolve(rec, g.ratio[1])
                     target = (g.ratio[0], base.expected * den)
                 else:
                     target = (g.path, base.expected)
@@ -110,7 +112,7 @@ def test_every_checked_value_pushed_outside_its_tolerance_fails(pristine_run, go
                 continue
             assert base.status == PASS, (step, g.id, base.note)
             if g.ratio:
-                den = engine.resolve(rec, g.ratio[1])
+                den = values.resolve(rec, g.ratio[1])
                 targets = [(g.ratio[0], r * den) for r in _outside(base.measured, base.expected, g.tol)]
             else:
                 targets = [(g.path, v) for v in _outside(base.measured, base.expected, g.tol)]
@@ -139,7 +141,7 @@ def _verdict_passes(run, goldens, touched=None) -> bool:
     if touched is not None:
         top = touched.relative_to(run).parts[0]
         steps = [top] if top in goldens.steps else None
-    return exit_code(engine.judge(Run.load(run), goldens, steps)) == 0
+    return exit_code(evaluate(goldens, Run.load(run), steps=steps)) == 0
 
 
 # Files whose digits carry nothing the checks judge.
@@ -183,7 +185,7 @@ def _provenance_changed_verdicts(run, goldens, f) -> bool:
     if f.name != rundir.MANIFEST:
         return False
     dependent = {(g.step, g.id) for gs in goldens.steps.values() for g in gs if g.by_gpu or g.requires}
-    return all(v.status != PASS for v in engine.judge(Run.load(run), goldens) if (v.step, v.id) in dependent)
+    return all(v.status != PASS for v in evaluate(goldens, Run.load(run)) if (v.step, v.id) in dependent)
 
 
 def _logs(run):

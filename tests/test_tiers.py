@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from checks import goldens as G, judge as engine
+from checks import goldens as G
+from checks.values import compare
 from checks.findings import FAIL
 from checks.hfckpt import load_hf_checkpoint
 from kit_env import ROOT, calls, make
@@ -217,4 +218,4 @@ def test_tiny_teacher_is_a_real_nemotron_h_checkpoint(tmp_path):
     assert set(ck.dtypes) == {"BF16"}
     # what the tiny prune golden promises is reachable from this teacher
     limit = next(g for g in G.load(ROOT / "expected" / "tiny.yaml").steps["prune"] if g.id == "ckpt_params_within_target")
-    assert n > limit.tol.value and engine.compare(n, None, limit.tol)[0] == FAIL
+    assert n > limit.tol.value and compare(n, None, limit.tol)[0] == FAIL

@@ -23,8 +23,12 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from checks import plots, rulekit, rundir
 from checks.errors import CheckError, FormatNotRecognised
+from checks.findings import Finding
 from checks.logread import Line, text_lines, trouble
+from checks.stepdef import ConfigSource, Kit, Live, PathUse, Rule, Step
+from checks.steps import bench_settings
 from checks.textparse import literal, number
 
 _TPUT = re.compile(r"Throughput:\s*(\S+)\s+requests/s,\s*(\S+)\s+total tokens/s,\s*(\S+)\s+output tokens/s")
@@ -226,3 +230,63 @@ def apply_json(run: BenchRun, doc: object) -> None:
     if el is not None:
         run.elapsed_s = float(el)
 
+
+
+
+# ---------------------------------------------------------------- the step, as the registry knows it
+
+
+def load(run, sdir) -> BenchRecord:
+    """One `vllm bench throughput` run per bench/<variant>/: its log, the repeats its step.json declared, and the
+    --output-json result when there is one."""
+    rec = BenchRecord()
+    for d in run.subdirs(sdir):
+        try:
+            meta = run.meta(d / rundir.META).doc or {}
+            repeats = meta.get("repeats", 1)
+            repeats = repeats if isinstance(repeats, int) and not isinstance(repeats, bool) and repeats > 0 else 1
+            log = d / rundir.LOG
+            one = parse(run.lines(log), run.rel(log), repeats)
+            if (d / rundir.BENCH_JSON).exists():
+                apply_json(one, run.json(d / rundir.BENCH_JSON, "bench result.json"))
+            rec.runs[d.name] = one
+            rec.where.update({f"runs.{d.name}.{k}": v for k, v in one.where.items()})
+        except CheckError as e:
+            rec.errors[f"runs.{d.name}"] = e.render()
+    return rec
+
+
+def one_run(run, data) -> list[Finding]:
+    """Per variant: nothing failed after the totals, one engine start, one weight loading per GPU."""
+    out = []
+    for v, r in data.record.runs.items():
+        p = [f"failed after its totals: {r.trouble_after_completion}"] if r.trouble_after_completion else []
+        p += [f"the engine started {r.engines} times (again at {r.where.get('engines')}): a crash and a restart"] \
+            if r.engines > 1 else []
+        tp = r.settings.get("tensor_parallel_size")
+        tp = tp if isinstance(tp, int) and not isinstance(tp, bool) and tp > 0 else 1
+        p += [f"the weights were loaded {len(r.loadings_gib)} times by {tp} GPU(s) (last at {r.where.get('loadings_gib')}): "
+              "a crash and a restart"] if len(r.loadings_gib) > tp and r.engines <= 1 else []
+        out.append(rulekit.one_run("bench", f"{v}_one_run", p, r.where.get("completed", "")))
+    return out
+
+
+def settings(run, data) -> list[Finding]:
+    """Per variant: what vLLM echoed (non-default args, engine config, dataset, totals) against the recorded command."""
+    return [bench_settings.check(run, data, v, r) for v, r in data.record.runs.items()]
+
+
+STEP = Step(
+    name="bench", order=60, doc="`vllm bench throughput`, one run per bench/<variant>/ (7b-bf16, 7b-fp8, ...)",
+    record=BenchRecord, load=load, parse=parse, variants="runs", per_variant=True, completion=("completed",),
+    rules=(Rule("one_run", one_run, rulekit.ONE_RUN, "one engine start, one weight loading per GPU, nothing failed "
+                "after the totals", per_variant=True, completeness=True),
+           Rule("settings_echoed_match_command", settings, bench_settings.SOURCE,
+                "model, cache dtypes, load format, parallelism, quantization, prompts and lengths as recorded",
+                per_variant=True, completeness=True)),
+    live=Live(early=("model_loading_gib",)),
+    figure=plots.bench_figure,
+    kit=Kit(repeatable=True),
+    config=(ConfigSource("command", "the recorded command"), ConfigSource("echo", "vLLM's non-default args and engine config")),
+    paths=(PathUse("bench/<variant>", "writes"),),
+)

@@ -1,424 +1,160 @@
-"""distill: Megatron-Bridge training log of ModelOpt's examples/megatron_bridge/distill.py.
+"""distill: knowledge distillation with Megatron-Bridge (ModelOpt's examples/megatron_bridge/distill.py), judged
+from its training log (parsed by checks.steps.distill_log, derived values in checks.steps.distill_stats).
 
-Lines read (Megatron-Bridge 0.3.0, the version nemo:26.02 ships; real pastes in tests/fixtures/real/megatron):
-- distill.py's arguments block: "==================== Arguments ====================", one `key  value` line per
-  argument (argparse order at ModelOpt 0.44.0, sorted from 0.45.0), a closing line of "=".
-- iteration lines (train_utils.training_log): " [YYYY-mm-dd HH:MM:SS] iteration N/T | consumed samples: S |
-  elapsed time per iteration (ms): X | learning rate: X.XXXXXXE-05 | global batch size: B | <loss>: X | ... |
-  loss scale: X | grad norm: X | number of skipped iterations: K | number of nan iterations: K |". A loss is
-  printed only when positive, so NaN (and, before Megatron-Bridge 0.4, zero) losses are missing from a line.
-- memory: "[Rank R] (after N iterations) memory (GB) | key: v | ..." (or "(MB)" in Megatron-LM).
-- checkpoints: "successfully saved checkpoint from iteration N to ...", " loading distributed checkpoint from
-  ... at iteration N" (a resume), and "Distillation done! ..." after the last iteration.
-
-One run per log: a resume from the run's own checkpoint continues the same run (the iterations after the
-resume point replace those logged before the failure); a restart from scratch, or a traceback or `Killed`
-after the completion line, is recorded with its line so the judge can say so. Only the known Megatron fields
-and names ending in "loss" are read: another rank's print can land inside an iteration line, and such
-foreign fragments are counted, never taken for a loss. The log is read with `logread.scan` (only lines
-holding NEEDLES, plus the arguments block), so a log of gigabytes parses about as fast as a Python loop reads
-it, in memory that grows with the iterations kept (~550 bytes each), not with the log.
-"""
+A distillation whose log begins with a resume is one run with the attempts it resumed from: they are read as one
+log, earliest first, back to the attempt that started from scratch. Its rules: one clean run per log, the settings
+distill.py echoed against the recorded command, every iteration line against those settings. `checks watch`
+follows it live (growing counts, the loss trend, NaN, the projected end); `checks diff` compares its loss curves."""
 
 from __future__ import annotations
 
 import math
-import re
-import statistics
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from checks.errors import FormatNotRecognised
-from checks.logread import TROUBLE_NEEDLES, Line, text_lines, trouble
-from checks.textparse import integer, literal, number
+from checks import plots, rulekit, rundir
+from checks.findings import CHANGED, ERROR, FAIL, PASS, SAME, Finding
+from checks.goldens import Tolerance
+from checks.stepdef import ConfigSource, Live, PathUse, Rule, Step
+from checks.steps.distill_log import BLOCKS, FORMATS, NEEDLES, DistillRecord, parse
+# The parser's names, found here as before (checks.steps.distill is the step; its log is read by distill_log).
+from checks.steps.distill_log import Iteration, Segment, parse_log
+from checks.steps.distill_stats import expected_lr
 
-FORMATS = ("megatron-bridge",)
-# Every checkpoint and memory line the parser reads says "iteration" too ("saved checkpoint from iteration N",
-# "(after N iterations) memory (GB)"): searching for "checkpoint" or "memory (" as well would only add passes over
-# the log and the lines that merely mention them (torch's activation-checkpointing warning, printed by every rank).
-NEEDLES = ("iteration", "Distillation done!", *TROUBLE_NEEDLES)
-BLOCKS = (("=== Arguments ===", "====="),)
-WINDOW = 0.1  # share of the logged iterations averaged at each end to judge whether the loss falls
-
-
-@dataclass(slots=True)
-class Iteration:
-    iteration: int
-    train_iters: int
-    consumed_samples: int | None
-    ms_per_iter: float | None
-    lr: float | None
-    global_batch_size: int | None
-    losses: dict[str, float]
-    tflops_per_gpu: float | None = None
-    grad_norm: float | None = None
-    skipped: int = 0
-    nan: int = 0
-    line: int = 0
-    src: str = ""
+__all__ = ["STEP", "DistillRecord", "Iteration", "Segment", "parse", "parse_log", "expected_lr", "NEEDLES", "BLOCKS",
+           "FORMATS", "load", "nan_reason", "loss_curves"]
+SCAN = (NEEDLES, BLOCKS)
+SETTINGS_SOURCE = "runner (step.json command) vs distill.py's arguments block"
+LOSS_TOL = Tolerance("rel", 0.05)  # loss curves in `checks diff`; goldens `diff: {loss_curve: {rel: x}}` overrides
+# The record's counts that mean a loss went NaN (training_log leaves a NaN loss out of its line), for stop_on_nan.
+NAN_SIGNS = {"nan_iterations": "number of nan iterations", "nonfinite_losses": "a non-finite loss",
+             "dropped_loss_values": "a loss missing from the line"}
 
 
-@dataclass
-class Segment:
-    """One process's part of the log: from its start (arguments block or resume) to the next."""
-
-    where: str
-    resumed_from: int | None = None
-    first_iteration: int | None = None
-    last_iteration: int | None = None
-
-
-@dataclass
-class DistillRecord:
-    format: str | None = None
-    args: dict[str, object] = field(default_factory=dict)
-    iterations: list[Iteration] = field(default_factory=list)
-    memory_gb: dict[str, float] = field(default_factory=dict)  # peak of each reported key
-    checkpoints: list[int] = field(default_factory=list)
-    completed: bool = False
-    segments: list[Segment] = field(default_factory=list)
-    resumed_from: list[int] = field(default_factory=list)
-    restarts_from_scratch: list[str] = field(default_factory=list)  # file:line of each: two runs in one log
-    args_changed: list[str] = field(default_factory=list)  # a later arguments block that differs from the first
-    trouble: list[str] = field(default_factory=list)  # "file:line: text" of tracebacks, Killed, OOM (first 10)
-    trouble_after_completion: str | None = None
-    # Derived, so that goldens can name them.
-    train_iters: int | None = None
-    last_iteration: int | None = None
-    tokens_per_iteration: int | None = None
-    median_ms_per_iter: float | None = None
-    minutes_per_1k_iters: float | None = None
-    nan_iterations: int = 0
-    skipped_iterations: int = 0
-    nonfinite_losses: int = 0
-    dropped_loss_values: int = 0
-    iterations_without_loss: int = 0
-    foreign_fragments: int = 0  # text of other ranks found inside iteration lines (not taken as values)
-    missing_iterations: list[int] = field(default_factory=list)
-    out_of_order: int = 0
-    consumed_samples_mismatches: int = 0  # iterations whose consumed samples != gbs x iteration
-    lr_schedule_max_rel_error: float | None = None  # against warmup + cosine decay from the arguments
-    main_loss: str | None = None
-    loss_reduction: float | None = None  # mean of the first WINDOW of the main loss / mean of the last
-    final_losses: dict[str, float] = field(default_factory=dict)
-    where: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-
-
-_ITER = re.compile(r"\biteration\s+(\d+)\s*/\s*(\d+)\s*\|(.*)$")
-_ARG = re.compile(r"^(\w+)\s{2,}(.*?)\s*$")
-_MEM = re.compile(r"\(after (\d+) iterations\) memory \((GB|MB)\)((?:\s*\|\s*[\w -]+:\s*[^|]+)+)")
-_SAVED = re.compile(r"successfully saved checkpoint from iteration\s+(\d+)")
-_LOADED = re.compile(r"loading (?:release )?distributed checkpoint from \S+ at iteration\s+(\d+)")
-_DONE = "Distillation done!"
-_KNOWN = {
-    "consumed samples", "skipped samples", "elapsed time per iteration (ms)", "throughput per GPU (TFLOP/s/GPU)",
-    "energy per GPU (J/iter/GPU)", "power per GPU (W/GPU)", "learning rate", "decoupled learning rate",
-    "global batch size", "loss scale", "grad norm", "num zeros", "params norm", "max attention logit",
-    "number of skipped iterations", "number of nan iterations", "tokens per second per GPU", "tokens/sec/GPU",
-    "consumed tokens", "actual seqlen", "samples per second", "TFLOPs",
-}
-_NUMERIC = re.compile(r"^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf|NaN|INF|NAN|Inf)$")
-
-
-def parse_log(text: str, source: str = "step.log") -> DistillRecord:
-    return parse(text_lines(text), source)
-
-
-def parse(lines: Iterable[Line], source: str = "step.log") -> DistillRecord:
-    """Parse one distillation (one file, or a step's attempts chained: each Line then names its file)."""
-    rec = DistillRecord()
-    in_args = False
-    seg: Segment | None = None
-    loaded: int | None = None  # a resume seen since the segment's last iteration
-    shared: dict = {}  # one object for the values every iteration line repeats (loss names, train_iters, gbs)
-    for ln in lines:
-        line = ln.text
-        # Iteration lines are most of what a long log yields: judged first, as the branches below would have them.
-        if not in_args and "iteration" in line and "=== Arguments ===" not in line and (m := _ITER.search(line)):
-            n = int(m.group(1))
-            if seg is None or seg.first_iteration is None:
-                at = f"{ln.src or source}:{ln.no}"
-                if seg is None:
-                    seg = Segment(at)
-                    rec.segments.append(seg)
-                _segment_starts(rec, seg, n, loaded, at)
-                loaded = None
-            it = _iteration(rec, n, int(m.group(2)), m.group(3), ln.no, ln.src or source, shared)
-            if it is not None:
-                rec.iterations.append(it)
-                seg.last_iteration = n
+def load(run, sdir) -> DistillRecord:
+    """distill/step.log; a log that begins with a resume is read with the attempts it resumed from."""
+    log = sdir / rundir.LOG
+    rec = parse(run.lines(log, SCAN), run.rel(log))
+    if not (rec.segments and rec.segments[0].resumed_from is not None):
+        return rec
+    chain = [log]
+    for attempt in run.attempts(sdir):
+        alog = attempt / rundir.LOG
+        if not alog.is_file():
             continue
-        s = line.strip()
-        at = f"{ln.src or source}:{ln.no}"
-        if "=== Arguments ===" in s:
-            in_args = True
-            seg = Segment(at)
-            rec.segments.append(seg)
-            if not rec.args:
-                rec.where["args"] = at
-            continue
-        if in_args:
-            if s.startswith("====="):
-                in_args = False
-            elif m := _ARG.match(s):
-                v = literal(m.group(2))
-                key, v = m.group(1), m.group(2) if v is None else v
-                if key in rec.args and rec.args[key] != v:
-                    rec.args_changed.append(f"{key}: {rec.args[key]!r} -> {v!r} at {at}")
-                rec.args.setdefault(key, v)
-                rec.where.setdefault(f"args.{key}", at)
-            continue
-        if "iteration" in line:
-            if "checkpoint" in line:
-                if m := _SAVED.search(line):
-                    rec.checkpoints.append(int(m.group(1)))
-                    rec.where["checkpoints"] = at
-                    continue
-                if m := _LOADED.search(line):
-                    loaded = int(m.group(1))
-                    if seg is None or seg.first_iteration is not None:  # a resume without a new arguments block
-                        seg = Segment(at)
-                        rec.segments.append(seg)
-                    continue
-            if "memory (" in line and (m := _MEM.search(line)):
-                _memory(rec, m.group(3), m.group(2))
-                rec.where.setdefault("memory_gb", at)
-                continue
-        if _DONE in s:
-            rec.completed = True
-            rec.where["completed"] = at
-            continue
-        if trouble(line):
-            if len(rec.trouble) < 10:
-                rec.trouble.append(f"{at}: {s[:200]}")
-            if rec.completed and rec.trouble_after_completion is None:
-                rec.trouble_after_completion = f"{at}: {s[:200]}"
-    rec.checkpoints = sorted(set(rec.checkpoints))
-    if rec.iterations:
-        rec.format = "megatron-bridge"
-    elif not rec.args and not rec.segments:
-        if rec.trouble:
-            from checks.errors import CheckError
-
-            raise CheckError("the distillation failed before it logged its arguments or an iteration",
-                             where=rec.trouble[0].split(": ", 1)[0], found=rec.trouble[0].split(": ", 1)[1],
-                             hint="see the log around that line, fix the cause and rerun `make distill`")
-        raise FormatNotRecognised(
-            "distill log format not recognised",
-            expected="Megatron-Bridge training lines (' iteration N/T | consumed samples: ...')",
-            found="no iteration line and no distill.py arguments block",
-            hint="check that this is the distillation step's log; if Megatron-Bridge changed its "
-            "log format, teach checks/steps/distill.py the new format",
-        )
-    _derive(rec)
-    return rec
+        chain.insert(0, alog)
+        first = parse(run.lines(alog, SCAN), run.rel(alog))
+        if not (first.segments and first.segments[0].resumed_from is not None):
+            break
+    if len(chain) == 1:
+        rec.errors["resume"] = (f"{run.rel(log)} resumes from iteration {rec.segments[0].resumed_from}, but no "
+                                f"earlier attempt's log is under {run.rel(sdir / rundir.ATTEMPTS)}")
+        return rec
+    return parse((ln for p in chain for ln in run.lines(p, SCAN)), run.rel(chain[-1]))
 
 
-def _segment_starts(rec: DistillRecord, seg: Segment, n: int, loaded: int | None, at: str) -> None:
-    """The first iteration of a segment: a resume replaces what was logged after its resume point; a
-    start from scratch after earlier iterations is a second run in the same log."""
-    seg.first_iteration = n
-    if loaded is not None:
-        seg.resumed_from = loaded
-        rec.resumed_from.append(loaded)
-        while rec.iterations and rec.iterations[-1].iteration > loaded:
-            rec.iterations.pop()
-        rec.checkpoints = [c for c in rec.checkpoints if c <= loaded]
-    elif rec.iterations and n <= rec.iterations[-1].iteration:
-        rec.restarts_from_scratch.append(seg.where)
-        rec.where.setdefault("restarts_from_scratch", seg.where)
+# ---------------------------------------------------------------- rules
 
 
-def _memory(rec: DistillRecord, text: str, unit: str) -> None:
-    scale = 1 / 1024 if unit == "MB" else 1.0
-    for part in text.split("|"):
-        if ":" in part:
-            k, v = part.split(":", 1)
-            x = number(v)
-            if x is not None:
-                k = k.strip()
-                rec.memory_gb[k] = max(x * scale, rec.memory_gb.get(k, x * scale))
+def one_run(run, data) -> list[Finding]:
+    rec = data.record
+    p = [f"a second run started from scratch at {w}" for w in rec.restarts_from_scratch]
+    p += [f"failed after the completion line: {rec.trouble_after_completion}"] if rec.trouble_after_completion else []
+    p += [f"arguments changed: {c}" for c in rec.args_changed]
+    p += [rec.errors["resume"]] if "resume" in rec.errors else []
+    where = (rec.restarts_from_scratch or [rec.trouble_after_completion or ""])[0] or ""
+    return [rulekit.one_run("distill", "one_run", p, where)]
 
 
-def _float(v: str) -> float | None:
-    """textparse.number, with its work skipped when float() takes the text as it is (no comma: the same value)."""
-    try:
-        return float(v)
-    except ValueError:
-        return number(v)
+def settings(run, data) -> list[Finding]:
+    """distill.py's arguments block against the recorded command: every flag echoed, each with its value."""
+    rec, command = data.record, rulekit.recorded_command(data, "distill")
+    f = Finding("distill", "settings_echoed_match_command", ERROR, source=SETTINGS_SOURCE, tolerance="exact")
+    if command is None:
+        f.note = "step.json records no command to compare the log with"
+        return [f]
+    if not rec.args:
+        f.note = "the log has no arguments block (distill.py prints it on rank 0 before training)"
+        return [f]
+    return [rulekit.echoed_settings("distill", rec.args, command, source=SETTINGS_SOURCE, all_echoed=True,
+                                    where=rec.where.get("args", ""))]
 
 
-def _int(v: str | None) -> int | None:
-    """textparse.integer, likewise."""
-    try:
-        return int(v)
-    except (ValueError, TypeError):
-        return integer(v)
+def iterations_match_arguments(run, data) -> list[Finding]:
+    """Every iteration line repeats the global batch size and train_iters: they must be the echoed arguments'."""
+    rec = data.record
+    if rulekit.recorded_command(data, "distill") is None or not rec.args:
+        return []  # the settings rule says why there is nothing to compare
+    gbs, total = rec.args.get("gbs"), rec.args.get("train_iters")
+    bad = next((i for i in rec.iterations if (isinstance(gbs, int) and i.global_batch_size not in (None, gbs))
+                or (isinstance(total, int) and i.train_iters != total)), None)
+    f = Finding("distill", "iterations_match_arguments", PASS, tolerance="exact", expected={"gbs": gbs, "train_iters": total},
+                source="Megatron-Bridge prints the global batch size and N/train_iters on every iteration line")
+    if bad is not None:
+        f.status, f.where = FAIL, f"{bad.src}:{bad.line}"
+        f.measured = {"gbs": bad.global_batch_size, "train_iters": bad.train_iters}
+        f.note = f"iteration {bad.iteration} ran with global batch size {bad.global_batch_size} of {bad.train_iters} " \
+                 f"iterations; the arguments say {gbs} of {total}: not the run the arguments describe"
+    return [f]
 
 
-def _iteration(rec: DistillRecord, n: int, total: int, rest: str, no: int, src: str,
-               shared: dict | None = None) -> Iteration | None:
-    # The hot loop of a long log (one call per iteration line): what textparse.number and integer would do,
-    # without their copies where float() and int() already take the text (they strip whitespace themselves).
-    shared = {} if shared is None else shared
-    fields: dict[str, str] = {}
-    losses: dict[str, float] = {}
-    foreign = 0
-    known, numeric = _KNOWN, _NUMERIC.match
-    for part in rest.split("|"):
-        k, colon, v = part.rpartition(":")
-        if not colon:
-            if part and not part.isspace():
-                foreign += 1
-            continue
-        k = k.strip()
-        if k in known:
-            fields[k] = v
-        elif k.endswith("loss") and numeric(v := v.strip()):
-            losses[shared.setdefault(k, k)] = float(v)  # _NUMERIC text is float() text
-        else:
-            foreign += 1
-    rec.foreign_fragments += foreign
-    if "consumed samples" not in fields:
+# ---------------------------------------------------------------- watch and diff
+
+
+def nan_reason(rec: DistillRecord) -> str | None:
+    """Why the run holds a NaN now, from the record's counts: the earliest logged iteration at which Megatron counted
+    a NaN iteration, logged a non-finite loss, or left out a loss it printed before."""
+    order = {f"{i.src}:{i.line}": n for n, i in enumerate(rec.iterations)}
+    first = {k: order[rec.where[k]] for k in NAN_SIGNS if getattr(rec, k) and rec.where.get(k) in order}
+    if not first:
         return None
-    get = fields.get
-    gbs = _int(get("global batch size"))
-    ms, lr, tflops, grad = (get("elapsed time per iteration (ms)"), get("learning rate"),
-                            get("throughput per GPU (TFLOP/s/GPU)"), get("grad norm"))
-    skipped, nan = get("number of skipped iterations"), get("number of nan iterations")
-    return Iteration(
-        iteration=n,
-        train_iters=shared.setdefault(total, total),
-        consumed_samples=_int(fields["consumed samples"]),
-        ms_per_iter=None if ms is None else _float(ms),
-        lr=None if lr is None else _float(lr),
-        global_batch_size=shared.setdefault(gbs, gbs),
-        losses=losses,
-        tflops_per_gpu=None if tflops is None else _float(tflops),
-        grad_norm=None if grad is None else _float(grad),
-        skipped=(None if skipped is None else _int(skipped)) or 0,
-        nan=(None if nan is None else _int(nan)) or 0,
-        line=no,
-        src=src,
-    )
+    i = rec.iterations[min(first.values())]
+    why = [f"{label} {i.nan}" if k == "nan_iterations" else label for k, label in NAN_SIGNS.items()
+           if first.get(k) == min(first.values())]
+    return f"NaN at iteration {i.iteration}: {'; '.join(why)} ({i.src}:{i.line})"
 
 
-def expected_lr(n: int, lr: float, min_lr: float, warmup: int, decay: int) -> float:
-    """Megatron-Bridge's warmup + cosine annealing (distill.py's optimizer config): linear from 0 to `lr` over
-    `warmup` iterations, then cosine down to `min_lr` at `decay` (= train_iters), constant after."""
-    if warmup > 0 and n <= warmup:
-        return lr * n / warmup
-    if n >= decay:
-        return min_lr
-    ratio = (n - warmup) / max(decay - warmup, 1)
-    return min_lr + 0.5 * (1 + math.cos(math.pi * ratio)) * (lr - min_lr)
+def _deviation(common: list[int], b: dict, k: dict, name: str, tol: Tolerance) -> list[Finding]:
+    pairs = [(b[i].get(name, math.nan), k[i].get(name, math.nan)) for i in common]
+    devs = [abs(y - x) / max(abs(x), 1e-12) for x, y in pairs]
+    worst = max(devs, key=lambda d: -1 if math.isnan(d) else d)
+    out = []
+    for what, dev, at in (("max", worst, common[devs.index(worst)]), ("final", devs[-1], common[-1])):
+        ok = not math.isnan(dev) and dev <= tol.value
+        out.append(Finding("distill", f"loss curve '{name}' ({what} deviation)", SAME if ok else CHANGED,
+                           expected=None, measured=dev, high=tol.value, tolerance=f"±{tol.value * 100:g}%",
+                           note=f"{dev * 100:.3g}% at iteration {at} over {len(common)} shared iterations"))
+    return out
 
 
-def _num_arg(rec: DistillRecord, key: str) -> float | None:
-    v = rec.args.get(key)
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+def loss_curves(base: DistillRecord, cand: DistillRecord, goldens) -> list[Finding]:
+    """Per loss name: the largest and the final deviation over the iterations both runs logged."""
+    tol = goldens.diff.get("loss_curve", LOSS_TOL)
+    b = {i.iteration: i.losses for i in getattr(base, "iterations", [])}
+    k = {i.iteration: i.losses for i in getattr(cand, "iterations", [])}
+    common = sorted(set(b) & set(k))
+    if not common:
+        return [Finding("distill", "loss curve", CHANGED, len(b), len(k), note="no iteration logged by both runs")] \
+            if b or k else []
+    names = sorted(set().union(*(b[i] for i in common)) | set().union(*(k[i] for i in common)))
+    return [f for name in names for f in _deviation(common, b, k, name, tol)]
 
 
-def _derive(rec: DistillRecord) -> None:
-    its = rec.iterations
-    gbs, seq = _num_arg(rec, "gbs"), _num_arg(rec, "seq_length")
-    if gbs and seq:
-        rec.tokens_per_iteration = int(gbs * seq)
-        rec.where["tokens_per_iteration"] = rec.where.get("args", "")
-    train_iters = _num_arg(rec, "train_iters")
-    rec.train_iters = int(train_iters) if train_iters else (its[-1].train_iters if its else None)
-    if not its:
-        return
-    at = lambda i: f"{i.src}:{i.line}"  # noqa: E731
-    rec.last_iteration = its[-1].iteration
-    for key in ("last_iteration", "final_losses", "iterations"):
-        rec.where[key] = at(its[-1])
-    # The first logged interval of each process includes start-up and compilation; it is not the steady state.
-    firsts = {s.first_iteration for s in rec.segments}
-    steady = [i.ms_per_iter for i in its if i.iteration not in firsts and i.ms_per_iter is not None
-              and math.isfinite(i.ms_per_iter)]
-    if steady:
-        rec.median_ms_per_iter = statistics.median(steady)
-        rec.minutes_per_1k_iters = rec.median_ms_per_iter * 1000 / 60_000
-    names = set().union(*(i.losses for i in its))
-    n_names, isfinite, want = len(names), math.isfinite, int(gbs) if gbs else None
-    nan = skipped = nonfinite = dropped = without = mismatches = 0
-    first: dict[str, Iteration] = {}  # the first iteration each count concerns
-    for i in its:  # one pass for every count: a long run logs 10^5 iterations
-        losses = i.losses
-        if i.nan:
-            nan += i.nan
-            first.setdefault("nan_iterations", i)
-        if i.skipped:
-            skipped += i.skipped
-            first.setdefault("skipped_iterations", i)
-        if losses and not isfinite(sum(losses.values())):  # a sum is finite only when every term is
-            if bad := sum(1 for v in losses.values() if not isfinite(v)):
-                nonfinite += bad
-                first.setdefault("nonfinite_losses", i)
-        if len(losses) < n_names:  # losses' names are among `names`
-            dropped += n_names - len(losses)
-            first.setdefault("dropped_loss_values", i)
-        if not losses:
-            without += 1
-            first.setdefault("iterations_without_loss", i)
-        if want is not None and i.consumed_samples != want * i.iteration:
-            mismatches += 1
-            first.setdefault("consumed_samples_mismatches", i)
-    rec.nan_iterations, rec.skipped_iterations, rec.nonfinite_losses = nan, skipped, nonfinite
-    rec.dropped_loss_values, rec.iterations_without_loss = dropped, without
-    if want is not None:
-        rec.consumed_samples_mismatches = mismatches
-    for key in ("nan_iterations", "skipped_iterations", "nonfinite_losses", "dropped_loss_values",
-                "iterations_without_loss", "consumed_samples_mismatches"):
-        if key in first:
-            rec.where[key] = at(first[key])
-    _lr_schedule(rec, at)
-    interval = _num_arg(rec, "log_interval") or _guess_interval(its)
-    if interval:
-        seen = {i.iteration for i in its}
-        first = its[0].iteration
-        rec.missing_iterations = [k for k in range(first, rec.last_iteration + 1, int(interval)) if k not in seen][:1000]
-    back = [b for a, b in zip(its, its[1:]) if b.iteration <= a.iteration]
-    rec.out_of_order = len(back)
-    if back:
-        rec.where["out_of_order"] = at(back[0])
-    rec.final_losses = dict(its[-1].losses)
-    _loss_trend(rec, names)
-
-
-def _lr_schedule(rec: DistillRecord, at) -> None:
-    lr, min_lr, warmup = _num_arg(rec, "lr"), _num_arg(rec, "min_lr"), _num_arg(rec, "lr_warmup_iters")
-    decay = _num_arg(rec, "lr_decay_iters") or _num_arg(rec, "train_iters")
-    if lr is None or min_lr is None or warmup is None or not decay:
-        return
-    worst, worst_it, skipped = 0.0, None, 0
-    for i in rec.iterations:
-        if i.lr is None:
-            continue
-        want = expected_lr(i.iteration - skipped, lr, min_lr, int(warmup), int(decay))
-        skipped += i.skipped  # skipped updates do not advance the schedule
-        err = abs(i.lr - want) / max(abs(want), 1e-30) if math.isfinite(i.lr) else math.inf
-        if err > worst:
-            worst, worst_it = err, i
-    rec.lr_schedule_max_rel_error = worst
-    if worst_it is not None:
-        rec.where["lr_schedule_max_rel_error"] = at(worst_it)
-
-
-def _loss_trend(rec: DistillRecord, names: set[str]) -> None:
-    main = next((n for n in ("total loss", "lm loss") if n in names), min(names) if names else None)
-    if main is None:
-        return
-    rec.main_loss = main
-    vals = [i.losses[main] for i in rec.iterations if main in i.losses and math.isfinite(i.losses[main])]
-    k = max(1, int(len(vals) * WINDOW))
-    if len(vals) >= 2 * k and len(vals) >= 4:
-        first, last = statistics.fmean(vals[:k]), statistics.fmean(vals[-k:])
-        rec.loss_reduction = first / last if last > 0 else math.inf
-
-
-def _guess_interval(its: list[Iteration]) -> int | None:
-    gaps = [b.iteration - a.iteration for a, b in zip(its, its[1:]) if b.iteration > a.iteration]
-    return min(gaps) if gaps else None
+STEP = Step(
+    name="distill", order=20, doc="knowledge distillation (Megatron-Bridge, distill.py): its training log",
+    record=DistillRecord, load=load, parse=parse, scan=SCAN, formats=FORMATS,
+    completion=("completed", "last_iteration", "checkpoints"),
+    rules=(Rule("one_run", one_run, rulekit.ONE_RUN, "no restart from scratch, no failure after the completion line, "
+                "the same arguments throughout, a resume only from its own attempts", completeness=True),
+           Rule("settings_echoed_match_command", settings, SETTINGS_SOURCE,
+                "every flag of the recorded command in the arguments block, with its value", completeness=True, live=True),
+           Rule("iterations_match_arguments", iterations_match_arguments, "Megatron-Bridge iteration lines",
+                "every iteration line's global batch size and train_iters are the arguments'", live=True)),
+    live=Live(growing=("nan_iterations", "skipped_iterations", "nonfinite_losses", "dropped_loss_values", "out_of_order",
+                       "iterations_without_loss", "consumed_samples_mismatches", "lr_schedule_max_rel_error"),
+              early=("tokens_per_iteration",), scan=True, iterations=True, nan_reason=nan_reason,
+              time_golden="minutes_per_1k_iters"),
+    diff=loss_curves,
+    figure=plots.loss_figure,
+    config=(ConfigSource("command", "the recorded command"), ConfigSource("argparse", "distill.py at MODELOPT_REF"),
+            ConfigSource("echo", "the arguments block of the log")),
+    paths=(PathUse("prune/hf", "reads"), PathUse("distill/output/checkpoints", "writes")),
+)

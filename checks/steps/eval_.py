@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from checks import plots
 from checks.errors import CheckError
+from checks.stepdef import ConfigSource, Kit, PathUse, Step
 
 
 # Harness -> factor to percent. Sources: NeMo-Skills metrics/base.py (100.0 * value / total); the launcher's
@@ -125,3 +127,66 @@ def parse_lm_eval_json(text: str) -> dict[str, float]:
         raise CheckError("lm-eval results hold no accuracy", expected='results.<task>["acc,none"]',
                          hint="the evaluation failed or was cut short; rerun it")
     return out
+
+
+# ---------------------------------------------------------------- the step, as the registry knows it
+
+
+def _results_file(run, f) -> tuple[dict[str, float], str]:
+    """(scores, harness) of one results file: a NeMo Evaluator results.yml (its harness from the run_config.yml
+    beside it, when present) or an lm-eval results_*.json."""
+    text = run.text(f)
+    if f.suffix != ".yml":
+        return parse_lm_eval_json(text), "lm-evaluation-harness (results_*.json)"
+    cfg_path, cfg = f.parent / "run_config.yml", None
+    if cfg_path.exists() and not cfg_path.is_file():
+        raise CheckError("run_config.yml is not a file", where=run.rel(cfg_path),
+                         hint="the launcher writes it beside results.yml; rerun the evaluation")
+    if cfg_path.is_file():  # present: it must name the harness (an empty file is no answer)
+        cfg = run.yaml(cfg_path, "run_config.yml")
+        cfg = {} if cfg is None else cfg
+    return parse_results(text, cfg)
+
+
+def _load_model(run, rec: EvalRecord, d) -> None:
+    """One evaluated model (eval/<label>/): every results file under it."""
+    scores: dict[str, float] = {}
+    files = sorted(d.rglob("results.yml")) + sorted(d.rglob("results_*.json"))
+    for f in files:
+        try:
+            got, harness = _results_file(run, f)
+        except CheckError as e:
+            e.where = e.where or run.rel(f)
+            rec.errors[f"models.{d.name}"] = e.render()
+            continue
+        except OSError as e:
+            rec.errors[f"models.{d.name}"] = f"{run.rel(f)} cannot be read: {type(e).__name__}"
+            continue
+        scores.update(got)
+        for k in got:
+            rec.where[f"models.{d.name}.{k}"] = run.rel(f)
+            rec.harness.setdefault(d.name, {})[k] = harness
+    if not files:
+        rec.errors[f"models.{d.name}"] = f"no results.yml or results_*.json under {run.rel(d)}"
+    rec.models[d.name] = scores
+    rec.sources[d.name] = [str(f.relative_to(d)) for f in files]
+
+
+def load(run, sdir) -> EvalRecord:
+    """Scores per evaluated model, one eval/<label>/ each."""
+    rec = EvalRecord()
+    for d in run.subdirs(sdir):
+        _load_model(run, rec, d)
+    return rec
+
+
+STEP = Step(
+    name="eval", order=40, doc="NeMo Evaluator (and lm-eval MMLU): scores per evaluated model, eval/<label>/",
+    record=EvalRecord, load=load, variants="models", per_variant=True,
+    figure=plots.bands_figure,
+    kit=Kit(needs_vars=("SLURM_HOST", "SLURM_ACCOUNT"), cwd_files=("nemo_evaluator.yaml",),
+            needs_vars_why="eval submits through nemo-evaluator-launcher's Slurm executor"),
+    config=(ConfigSource("command", "the recorded command and its -o overrides"),
+            ConfigSource("file", "the launcher's run_config.yml beside each results.yml")),
+    paths=(PathUse("convert/hf_iter_<N>", "reads"), PathUse("eval/<label>", "writes")),
+)

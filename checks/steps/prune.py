@@ -18,9 +18,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from checks import rulekit, rundir
 from checks.errors import FormatNotRecognised
+from checks.findings import Finding
 from checks.hfckpt import HFCheckpoint
-from checks.logread import Line, text_lines, trouble
+from checks.logread import Line, keep_trouble, text_lines, trouble
+from checks.stepdef import ConfigSource, Kit, PathUse, Rule, Step
 from checks.textparse import Panel, RichTable, hrb, int_dict, int_list, literal, number, rich_blocks, str_list
 
 FORMATS = ("modelopt-0.44", "modelopt-0.45", "modelopt-0.46")
@@ -85,113 +88,175 @@ def parse_log(text: str, source: str = "step.log") -> PruneRecord:
     return parse(text_lines(text), source)
 
 
+class _State:
+    """What the parser carries from line to line."""
+
+    def __init__(self, source: str) -> None:
+        self.rec, self.source = PruneRecord(), source
+        self.plain = self.rich = self.one_indexed = self.prelude = self.in_args = False
+        self.scored: list[Candidate] | None = None  # the "Top N candidates with scores:" block being read
+        self.blocks = self.pruning = 0
+
+    def at(self, key: str, no: int) -> None:
+        self.rec.where[key] = f"{self.source}:{no}"
+
+
+def _limits(st: _State, m: re.Match, no: int) -> None:
+    st.rec.width_pct, st.rec.depth_pct = int(m.group(1)), int(m.group(2))
+    st.at("width_pct", no), st.at("depth_pct", no)
+
+
+def _skipped(st: _State, m: re.Match, no: int) -> None:
+    st.rec.skipped_hparams = str_list(m.group(1))
+    st.at("skipped_hparams", no)
+
+
+def _space(st: _State, m: re.Match, no: int) -> None:
+    v = int_list(m.group(2))
+    if v is not None:
+        st.rec.search_space[m.group(1)] = v
+        st.at(f"search_space.{m.group(1)}", no)
+        st.plain = True
+
+
+def _total(st: _State, m: re.Match, no: int) -> None:
+    st.rec.total_search_space = int(m.group(1))
+    st.at("total_search_space", no)
+    st.plain = True
+
+
+def _scored_header(st: _State, m: re.Match, no: int) -> None:
+    st.scored = st.rec.candidates = []
+    st.rec.searches += 1
+    st.at("candidates", no), st.at("searches", no)
+    st.plain = True
+
+
+def _best(st: _State, c: tuple[Candidate, bool], no: int) -> None:
+    st.rec.best_subnet = c[0]
+    st.rec.best_subnets_printed += 1
+    st.at("best_subnet", no)
+
+
+def _dropped(st: _State, m: re.Match, no: int) -> None:
+    st.rec.dropped_layers = int_list(m.group(1))  # the last one printed is the final pruning
+    st.one_indexed = bool(m.group(2))
+    st.at("dropped_layers", no)
+
+
+def _pattern(st: _State, m: re.Match, no: int) -> None:
+    key = "original_pattern" if m.group(1) == "Original" else "pruned_pattern"
+    setattr(st.rec, key, m.group(2))
+    st.at(key, no)
+
+
+def _params(st: _State, m: re.Match, no: int) -> None:
+    key = "original_params" if m.group(1) == "Original" else "pruned_params"
+    setattr(st.rec, key, hrb(m.group(2)))
+    st.at(key, no)
+
+
+def _saved(st: _State, m: re.Match, no: int) -> None:
+    st.rec.saved_to = m.group(1)
+    st.at("saved_to", no)
+
+
+def _done(st: _State, m: object, no: int) -> None:
+    st.rec.completed = True
+    st.at("completed", no)
+
+
+# (a substring every such line holds, what reads it, what it sets): the first that matches takes the line.
+_LINES = (
+    ("Only considering", _LIMITS.search, _limits),
+    ("hparams_to_skip=", _SKIP.search, _skipped),
+    ("Search space for", _SPACE.match, _space),
+    ("Total search space", _TOTAL.match, _total),
+    ("candidates with scores:", _SCORED_HEADER.match, _scored_header),
+    ("[BEST SUBNET]", lambda line: _candidate(line) if line.lstrip().startswith("[BEST SUBNET]") else None, _best),
+    ("Dropping decoder layers", _DROP.search, _dropped),
+    ("_pattern:", _PATTERN.match, _pattern),
+    ("model params:", _MODEL_PARAMS.match, _params),
+    ("Saved pruned model to", _SAVED.search, _saved),
+    ("Done!", lambda line: line.strip() == "Done!" or None, _done),
+)
+
+
+def _args_line(st: _State, line: str) -> None:
+    """A line of the arguments block (only the first block's values are kept; a later one is another run)."""
+    if line.strip().startswith("====="):
+        st.in_args = False
+    elif st.blocks == 1 and (m := _ARG.match(line.strip())):
+        v = literal(m.group(2))
+        st.rec.args[m.group(1)] = m.group(2) if v is None else v
+
+
+def _scored_line(st: _State, line: str, no: int) -> bool:
+    """A candidate of the scored list being read (True), or the end of that list (False)."""
+    c = _candidate(line)
+    if c is None:
+        st.scored = None
+        return False
+    st.scored.append(c[0])
+    if c[1]:
+        _best(st, c, no)
+    return True
+
+
+def _line(st: _State, item: Line) -> None:
+    no, line = item.no, item.text
+    if "=== Arguments ===" in line:
+        st.in_args, st.blocks = True, st.blocks + 1
+        if st.blocks == 1:
+            st.at("args", no)
+        return
+    if st.in_args:
+        _args_line(st, line)
+        return
+    if line.startswith("Pruning model (showing PP rank"):
+        st.pruning += 1
+        if st.pruning > 1:
+            st.at("starts", no)
+    if st.scored is not None and _scored_line(st, line, no):
+        return
+    st.prelude = st.prelude or any(p in line for p in _PRELUDE)
+    for needle, read, handle in _LINES:
+        if needle in line and (m := read(line)):
+            handle(st, m, no)
+            return
+    if trouble(line):
+        keep_trouble(st.rec, f"{item.src or st.source}:{no}", line)
+
+
+def _format(st: _State) -> None:
+    """The log format, from what matched (format_evidence says what)."""
+    rec = st.rec
+    patterns = rec.original_pattern is not None or rec.pruned_pattern is not None
+    if st.plain:
+        rec.format, rec.format_evidence = "modelopt-0.44", ["plain search-space or candidate lines"]
+    elif st.rich:
+        rec.format_evidence = ["rich tables/panels"] + (["(1-indexed) layer line"] if st.one_indexed else []) + \
+            (["hybrid pattern lines"] if patterns else ["no hybrid pattern lines"])
+        rec.format = "modelopt-0.46" if st.one_indexed or not patterns else "modelopt-0.45"
+
+
 def parse(lines: Iterable[Line], source: str = "step.log") -> PruneRecord:
     """Parse a prune_minitron.py log. Raises FormatNotRecognised if it is no pruning log at all."""
-    rec = PruneRecord()
-    at = lambda key, no: rec.where.__setitem__(key, f"{source}:{no}")  # noqa: E731
-    plain = rich = one_indexed = prelude = False
-    scored: list[Candidate] | None = None  # the "Top N candidates with scores:" block being read
-    in_args = False
-    blocks = pruning = 0
+    st = _State(source)
     for item in rich_blocks(lines):
         if isinstance(item, RichTable):
-            rich |= _read_table(rec, item, at)
-            continue
-        if isinstance(item, Panel):
-            rich |= _read_panel(rec, item, at)
-            continue
-        no, line = item.no, item.text
-        if "=== Arguments ===" in line:
-            in_args, blocks = True, blocks + 1
-            at("args", no) if blocks == 1 else None
-            continue
-        if in_args:
-            if line.strip().startswith("====="):
-                in_args = False
-            elif blocks == 1 and (m := _ARG.match(line.strip())):
-                v = literal(m.group(2))
-                rec.args[m.group(1)] = m.group(2) if v is None else v
-            continue
-        if line.startswith("Pruning model (showing PP rank"):
-            pruning += 1
-            at("starts", no) if pruning > 1 else None
-        if scored is not None:
-            c = _candidate(line)
-            if c is not None:
-                scored.append(c[0])
-                if c[1]:
-                    rec.best_subnet = c[0]
-                    rec.best_subnets_printed += 1
-                    at("best_subnet", no)
-                continue
-            scored = None
-        if not prelude and any(p in line for p in _PRELUDE):
-            prelude = True
-        if "Only considering" in line and (m := _LIMITS.search(line)):
-            rec.width_pct, rec.depth_pct = int(m.group(1)), int(m.group(2))
-            at("width_pct", no), at("depth_pct", no)
-        elif "hparams_to_skip=" in line and (m := _SKIP.search(line)):
-            rec.skipped_hparams = str_list(m.group(1))
-            at("skipped_hparams", no)
-        elif "Search space for" in line and (m := _SPACE.match(line)):
-            v = int_list(m.group(2))
-            if v is not None:
-                rec.search_space[m.group(1)] = v
-                at(f"search_space.{m.group(1)}", no)
-                plain = True
-        elif "Total search space" in line and (m := _TOTAL.match(line)):
-            rec.total_search_space = int(m.group(1))
-            at("total_search_space", no)
-            plain = True
-        elif "candidates with scores:" in line and _SCORED_HEADER.match(line):
-            scored = []
-            rec.candidates = scored
-            rec.searches += 1
-            at("candidates", no)
-            at("searches", no)
-            plain = True
-        elif "[BEST SUBNET]" in line and line.lstrip().startswith("[BEST SUBNET]"):
-            c = _candidate(line)
-            if c:
-                rec.best_subnet = c[0]
-                rec.best_subnets_printed += 1
-                at("best_subnet", no)
-        elif "Dropping decoder layers" in line and (m := _DROP.search(line)):
-            rec.dropped_layers = int_list(m.group(1))  # the last one printed is the final pruning
-            one_indexed = bool(m.group(2))
-            at("dropped_layers", no)
-        elif "_pattern:" in line and (m := _PATTERN.match(line)):
-            key = "original_pattern" if m.group(1) == "Original" else "pruned_pattern"
-            setattr(rec, key, m.group(2))
-            at(key, no)
-        elif "model params:" in line and (m := _MODEL_PARAMS.match(line)):
-            key = "original_params" if m.group(1) == "Original" else "pruned_params"
-            setattr(rec, key, hrb(m.group(2)))
-            at(key, no)
-        elif "Saved pruned model to" in line and (m := _SAVED.search(line)):
-            rec.saved_to = m.group(1)
-            at("saved_to", no)
-        elif line.strip() == "Done!":
-            rec.completed = True
-            at("completed", no)
-        elif trouble(line):
-            where = f"{item.src or source}:{no}"
-            if len(rec.trouble) < 10:
-                rec.trouble.append(f"{where}: {line.strip()[:200]}")
-            if rec.completed and rec.trouble_after_completion is None:
-                rec.trouble_after_completion = f"{where}: {line.strip()[:200]}"
-    rec.starts = max(blocks, pruning)
-    patterns = rec.original_pattern is not None or rec.pruned_pattern is not None
-    if plain:
-        rec.format, rec.format_evidence = "modelopt-0.44", ["plain search-space or candidate lines"]
-    elif rich:
-        rec.format_evidence = ["rich tables/panels"] + (["(1-indexed) layer line"] if one_indexed else []) + \
-            (["hybrid pattern lines"] if patterns else ["no hybrid pattern lines"])
-        rec.format = "modelopt-0.46" if one_indexed or not patterns else "modelopt-0.45"
+            st.rich |= _read_table(st.rec, item, st.at)
+        elif isinstance(item, Panel):
+            st.rich |= _read_panel(st.rec, item, st.at)
+        else:
+            _line(st, item)
+    rec = st.rec
+    rec.starts = max(st.blocks, st.pruning)
+    _format(st)
     rec.num_candidates = len(rec.candidates) if rec.candidates else None
     if "candidates" in rec.where:
         rec.where["num_candidates"] = rec.where["candidates"]
-    if rec.format is None and not prelude:
+    if rec.format is None and not st.prelude:
         raise FormatNotRecognised(
             "prune log format not recognised",
             expected=f"output of prune_minitron.py in one of the formats {', '.join(FORMATS)}",
@@ -269,3 +334,50 @@ def _read_panel(rec: PruneRecord, p: Panel, at) -> bool:
         rec.best_subnets_printed += 1
         at("best_subnet", p.line)
     return True
+
+
+# ---------------------------------------------------------------- the step, as the registry knows it
+
+
+def load(run, sdir):
+    """prune/step.log and the pruned checkpoint prune/hf/ (the pattern from its config.json when the log has none)."""
+    log = sdir / rundir.LOG
+    rec = parse(run.lines(log), run.rel(log))
+    rec.checkpoint = run.checkpoint_into(sdir / rundir.PRUNE_CKPT, rec, "checkpoint")
+    if rec.checkpoint is not None and rec.pruned_pattern is None:
+        rec.pruned_pattern = rec.checkpoint.hybrid_override_pattern
+        rec.where["pruned_pattern"] = run.rel(sdir / rundir.PRUNE_CKPT / "config.json")
+    return rec
+
+
+def one_run(run, data) -> list[Finding]:
+    rec = data.record
+    p = [f"{rec.searches} searches in one log"] if rec.searches > 1 else []
+    p += [f"{rec.starts} runs began in one log (at {rec.where.get('starts', '?')})"] if rec.starts > 1 else []
+    p += [f"{rec.best_subnets_printed} best subnets printed"] if rec.best_subnets_printed > 1 else []
+    p += [f"failed after 'Done!': {rec.trouble_after_completion}"] if rec.trouble_after_completion else []
+    return [rulekit.one_run("prune", "one_run", p, rec.where.get("searches", ""))]
+
+
+def settings(run, data) -> list[Finding]:
+    """prune_minitron.py's arguments block (when the log has one) against the recorded command."""
+    command = rulekit.recorded_command(data, "prune")
+    if not data.record.args or command is None:
+        return []
+    return [rulekit.echoed_settings("prune", data.record.args, command, all_echoed=False,
+                                    where=data.record.where.get("args", ""),
+                                    source="runner (step.json command) vs prune_minitron.py's arguments block")]
+
+
+STEP = Step(
+    name="prune", order=10, doc="Minitron pruning 9B -> 7B (prune_minitron.py): its log and the pruned HF checkpoint",
+    record=PruneRecord, load=load, parse=parse, formats=FORMATS, completion=("completed", "searches"),
+    rules=(Rule("one_run", one_run, rulekit.ONE_RUN, "one search, one best subnet, nothing failed after 'Done!'",
+                completeness=True),
+           Rule("settings_echoed_match_command", settings, "runner (step.json command) vs the arguments block",
+                "each flag of the recorded command as the log's arguments block echoes it", completeness=True)),
+    kit=Kit(outputs=("PRUNED_HF",)),
+    config=(ConfigSource("command", "the recorded command"), ConfigSource("argparse", "prune_minitron.py at MODELOPT_REF"),
+            ConfigSource("echo", "the arguments block of the log")),
+    paths=(PathUse("prune/hf", "writes"),),
+)

@@ -92,15 +92,14 @@ class Watch(threading.Thread):
     def for_unit(cls, run_dir: Path, unit, profile_name: str) -> Watch | None:
         """The watcher of a unit under its profile's `watch:` policy and goldens; None (said why) for a step
         with nothing to watch live. Bad policy or goldens raise here, before the step is launched."""
-        from checks import goldens, watch
-        from kitlib.profile import ROOT, read
+        from checks import goldens, kitfiles, registry, watch
+        from kitlib.profile import read
 
-        if unit.step not in watch.LIVE_STEPS:
+        if registry.get(unit.step).live is None:
             print(f"[kit] watch: nothing to judge live in {unit.name}; it is judged when it ends (make check)", flush=True)
             return None
         doc = read(profile_name)
-        expected = ROOT / str(doc.get("expected", f"expected/{profile_name}.yaml"))
-        g = goldens.load(expected) if expected.is_file() else None
+        g = goldens.load(kitfiles.goldens_file(profile_name))  # the kit's goldens of the profile
         every = os.environ.get("KIT_WATCH_EVERY_S")  # tests: seconds instead of the policy's minute
         try:
             every_s = float(every) if every else None

@@ -4,27 +4,29 @@ measured (checks.watch: the log's own time per iteration, median of the steady i
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from checks import rundir
+from checks.errors import CheckError
 from kitlib.profile import Unit
 from kitlib.render import Rendered
 
 
 def measured(run_dir: Path, u: Unit) -> tuple[str, float, float] | None:
-    """(line for the plan, GPU-hours still to run, their ±) from the unit's log so far; None before it started."""
-    from checks.watch import measure_step
+    """(line for the plan, GPU-hours still to run, their ±) from the unit's log so far; None before it started,
+    or for a step whose log has no iteration clock (checks.watch.measure reads it through the Run)."""
+    from checks.run import Run
+    from checks.watch import measure
 
-    sdir = Path(run_dir) / u.name
-    if u.step != "distill" or not (sdir / rundir.LOG).is_file():
+    if not (Path(run_dir) / u.name / rundir.LOG).is_file():
         return None
     try:
-        ws = json.loads((sdir / rundir.META).read_text()).get("world_size")
-    except (OSError, ValueError, AttributeError):
-        ws = None
+        run = Run.load(Path(run_dir))
+    except CheckError:
+        return None
+    ws = (run.unit_meta(u.name).doc or {}).get("world_size")
     ws = ws if isinstance(ws, int) and not isinstance(ws, bool) and ws > 0 else u.nodes * u.gpus_per_node
-    p = measure_step(sdir, ws)
+    p = measure(run, u.name)
     if p is None or p.remaining_s is None:
         return None
     left, pm = ws * p.remaining_s / 3600, ws * (p.halfwidth_s or 0.0) / 3600
