@@ -10,7 +10,6 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -114,21 +113,7 @@ def validate(a: argparse.Namespace) -> None:
     a.bench_repeats = _positive(a.bench_repeats, "BENCH_REPEATS") or 1
 
 
-@dataclass
-class Kit:
-    """What every command works with: the arguments, the profile's units, the context, the versions, the config."""
-
-    a: argparse.Namespace
-    units: list[profile.Unit]
-    ctx: dict[str, str]
-    versions: dict
-    cfg: runner.Config
-
-    def rendered(self, u: profile.Unit):
-        return render(u, self.ctx, self.versions, multinode=self.a.runner == "slurm" and u.nodes > 1)
-
-
-def setup(a: argparse.Namespace) -> Kit:
+def dispatch(a: argparse.Namespace) -> int:
     validate(a)
     extra = {k: v for k, v in (("SLURM_HOST", a.slurm_host), ("SLURM_ACCOUNT", a.slurm_account)) if v}
     ctx = profile.context(a.run_dir, a.data_root, a.modelopt_dir, extra)
@@ -140,65 +125,47 @@ def setup(a: argparse.Namespace) -> Kit:
     cfg = runner.Config(run_dir=a.run_dir.resolve(), run_id=a.run_dir.name, profile=a.profile, runner=a.runner,
                         image=a.image, ctx=ctx, hf_home=a.hf_home, pyxis=a.pyxis, slurm_args=a.slurm_arg,
                         keep_poll_s=float(os.environ.get("KIT_KEEP_POLL_S", "30")), versions=versions, watch=a.watch)
-    return Kit(a, units, ctx, versions, cfg)
-
-
-def _units(k: Kit) -> str:
-    g = k.a.group
-    return " ".join(u.name for u in k.units if g is None or u.group == g or u.step == g)
-
-
-def _commands(k: Kit) -> str:
-    return json.dumps({u.name: k.rendered(u).command for u in k.units}, indent=2)
-
-
-def _plan(k: Kit) -> str:
-    chosen = [profile.find(k.units, n) for n in k.a.units] if k.a.units else k.units
-    rows = [(u, k.rendered(u), (k.cfg.run_dir / u.name / rundir.STAMP).exists()) for u in chosen]
-    return plan(rows, k.a.profile, run_dir=k.cfg.run_dir)
-
-
-# Commands on the whole profile: what each prints.
-WHOLE = {"units": _units, "mk": lambda k: make_rules(k.a.profile, k.units), "commands": _commands, "plan": _plan}
-
-
-def _preflight(k: Kit, unit: profile.Unit) -> int | None:
-    """2 (said why) when the unit lacks something; 0 for `preflight` when it lacks nothing; None: go on."""
-    skip = {x.strip() for x in os.environ.get("PREFLIGHT_SKIP", "").split(",") if x.strip()}
-    unknown = skip - set(preflight.CHECKS)
-    if unknown:
-        raise CheckError(f"PREFLIGHT_SKIP={','.join(sorted(unknown))}: expected any of {','.join(preflight.CHECKS)}")
-    found = preflight.problems(k.cfg, unit, k.units, skip)
-    if found:
-        print(f"kit: preflight for {unit.name} (RUNNER={k.a.runner}) found {len(found)} problem(s); nothing was launched:",
-              file=sys.stderr)
-        for f in found:
-            print(f"  - {f}", file=sys.stderr)
-        return 2
-    if k.a.cmd == "preflight":
-        print(f"kit: preflight for {unit.name}: ok")
+    multinode = a.runner == "slurm"
+    if a.cmd == "units":
+        print(" ".join(u.name for u in units if a.group is None or u.group == a.group or u.step == a.group))
         return 0
-    return None
-
-
-def dispatch(a: argparse.Namespace) -> int:
-    k = setup(a)
-    if a.cmd in WHOLE:
-        print(WHOLE[a.cmd](k))
+    if a.cmd == "mk":
+        print(make_rules(a.profile, units))
         return 0
-    unit = profile.find(k.units, a.unit)
+    if a.cmd == "commands":
+        print(json.dumps({u.name: render(u, ctx, versions, multinode=multinode and u.nodes > 1).command for u in units},
+                         indent=2))
+        return 0
+    if a.cmd == "plan":
+        chosen = [profile.find(units, n) for n in a.units] if a.units else units
+        rows = [(u, render(u, ctx, versions, multinode=multinode and u.nodes > 1),
+                 (cfg.run_dir / u.name / rundir.STAMP).exists()) for u in chosen]
+        print(plan(rows, a.profile, run_dir=cfg.run_dir))
+        return 0
+    unit = profile.find(units, a.unit)
     if a.cmd == "render":
-        sys.stdout.write(k.rendered(unit).script)
+        sys.stdout.write(render(unit, ctx, versions, multinode=multinode and unit.nodes > 1).script)
         return 0
     if a.cmd == "show":
-        print(k.rendered(unit).oneline())
+        print(render(unit, ctx, versions, multinode=multinode and unit.nodes > 1).oneline())
         return 0
     if a.cmd == "preflight" or (a.cmd == "step" and not a.no_preflight):
-        code = _preflight(k, unit)
-        if code is not None:
-            return code
-    manifest.start(k.cfg.run_dir, k.cfg.run_id, a.profile, a.runner, a.image)
-    return 1 if runner.run_unit(k.cfg, unit) else 0
+        skip = {x.strip() for x in os.environ.get("PREFLIGHT_SKIP", "").split(",") if x.strip()}
+        unknown = skip - set(preflight.CHECKS)
+        if unknown:
+            raise CheckError(f"PREFLIGHT_SKIP={','.join(sorted(unknown))}: expected any of {','.join(preflight.CHECKS)}")
+        found = preflight.problems(cfg, unit, units, skip)
+        if found:
+            print(f"kit: preflight for {unit.name} (RUNNER={a.runner}) found {len(found)} problem(s); nothing was launched:",
+                  file=sys.stderr)
+            for f in found:
+                print(f"  - {f}", file=sys.stderr)
+            return 2
+        if a.cmd == "preflight":
+            print(f"kit: preflight for {unit.name}: ok")
+            return 0
+    manifest.start(cfg.run_dir, cfg.run_id, a.profile, a.runner, a.image)
+    return 1 if runner.run_unit(cfg, unit) else 0
 
 
 if __name__ == "__main__":

@@ -59,72 +59,50 @@ def problems(cfg: Config, unit: Unit, units: list[Unit], skip: set[str] = frozen
 
 
 def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[str]]) -> None:
+    engine = found["engine"]
+    if cfg.runner == "docker":
+        engine += docker_problems(cfg.image, ", or use RUNNER=slurm (pyxis) or RUNNER=local inside the image")
+    elif cfg.runner == "slurm":
+        for tool in ("sbatch", "srun", "scontrol"):
+            if not shutil.which(tool):
+                engine.append(f"no `{tool}` on PATH: RUNNER=slurm needs a Slurm client (login node)")
+    if unit.nodes > 1 and cfg.runner != "slurm":
+        engine.append(f"{unit.name} needs {unit.nodes} nodes x {unit.gpus_per_node} GPUs: use RUNNER=slurm, "
+                   f"or NODES=1 to run it on one node (the tutorial allows it, at {unit.nodes}x the time)")
+    if unit.gpus_per_node and cfg.runner in ("local", "docker") and unit.nodes == 1:
+        seen = gpus()
+        if len(seen) < unit.gpus_per_node:
+            found["gpus"].append(f"{unit.name} needs {unit.gpus_per_node} GPUs on this machine; nvidia-smi sees {len(seen)}"
+                                 + (f" ({', '.join(sorted(set(seen)))})" if seen else ""))
+        elif unit.gpu_model and not any(unit.gpu_model in g for g in seen):
+            print(f"[kit] note: {unit.name}'s goldens are for {unit.gpu_model}; this machine has {seen[0]}: "
+                  "absolute figures will be SKIPped, ratios still judged")
     env = child_env(cfg, unit)
-    found["engine"] += _engine(cfg, unit)
-    found["gpus"] += _gpus(cfg, unit)
     if unit.hf_token and not env.get("HF_TOKEN"):
         found["hf_token"].append(f"{unit.name} downloads gated models or datasets: set HF_TOKEN, or run `hf auth login` "
-                                 f"(token file under {cfg.hf_home})")
-    found["inputs"] += _variables(cfg, unit, env) + _earlier_steps(cfg, unit, units)
-    found["disk"] += _disk(cfg, unit)
-
-
-def _engine(cfg: Config, unit: Unit) -> list[str]:
-    out = []
-    if cfg.runner == "docker":
-        out += docker_problems(cfg.image, ", or use RUNNER=slurm (pyxis) or RUNNER=local inside the image")
-    elif cfg.runner == "slurm":
-        out += [f"no `{tool}` on PATH: RUNNER=slurm needs a Slurm client (login node)"
-                for tool in ("sbatch", "srun", "scontrol") if not shutil.which(tool)]
-    if unit.nodes > 1 and cfg.runner != "slurm":
-        out.append(f"{unit.name} needs {unit.nodes} nodes x {unit.gpus_per_node} GPUs: use RUNNER=slurm, "
-                   f"or NODES=1 to run it on one node (the tutorial allows it, at {unit.nodes}x the time)")
-    return out
-
-
-def _gpus(cfg: Config, unit: Unit) -> list[str]:
-    if not (unit.gpus_per_node and cfg.runner in ("local", "docker") and unit.nodes == 1):
-        return []
-    seen = gpus()
-    if len(seen) < unit.gpus_per_node:
-        return [f"{unit.name} needs {unit.gpus_per_node} GPUs on this machine; nvidia-smi sees {len(seen)}"
-                + (f" ({', '.join(sorted(set(seen)))})" if seen else "")]
-    if unit.gpu_model and not any(unit.gpu_model in g for g in seen):
-        print(f"[kit] note: {unit.name}'s goldens are for {unit.gpu_model}; this machine has {seen[0]}: "
-              "absolute figures will be SKIPped, ratios still judged")
-    return []
-
-
-def _variables(cfg: Config, unit: Unit, env: dict[str, str]) -> list[str]:
-    """Secrets an opt-in addition needs, and the variables the step's launcher needs (the registry's Kit)."""
-    out = [f"{unit.name} runs an opt-in addition that needs {var}: set it (export {var}=...), or leave the addition off"
-           for var in unit.needs_env if not env.get(var)]
-    kit = registry.get(unit.step).kit
-    return out + [f"{kit.needs_vars_why or unit.name + ' needs it'}: set {var} (make {unit.step} {var}=...)"
-                  for var in kit.needs_vars if not (cfg.ctx.get(var) or env.get(var))]
-
-
-def _earlier_steps(cfg: Config, unit: Unit, units: list[Unit]) -> list[str]:
-    """The steps it runs after: stamped, and what their stamps vouch for still there."""
-    out = []
-    for d in (u for dep in unit.after for u in units if dep in (u.name, u.step)):
-        sdir = cfg.run_dir / d.name
-        if not (sdir / STAMP).exists():
-            out.append(f"{unit.name} needs {d.name} first: run `make {d.step}` (no {sdir / STAMP})")
-        elif bad := stamp_problems(sdir):
-            out.append(f"{unit.name} needs what {d.name} wrote, but {'; '.join(bad)}: restore it, or delete "
-                       f"{sdir / STAMP} to run {d.name} again")
-    return out
-
-
-def _disk(cfg: Config, unit: Unit) -> list[str]:
-    under = registry.get(unit.step).kit.writes_under
-    where = cfg.run_dir if under == "RUN_DIR" else Path(cfg.ctx[under])
+                   f"(token file under {cfg.hf_home})")
+    inputs = found["inputs"]
+    for var in unit.needs_env:
+        if not env.get(var):
+            inputs.append(f"{unit.name} runs an opt-in addition that needs {var}: set it (export {var}=...), "
+                          "or leave the addition off")
+    kit = registry.get(unit.step).kit  # what the step needs, declared in checks/steps/<step>.py
+    for var in kit.needs_vars:
+        if not (cfg.ctx.get(var) or env.get(var)):
+            inputs.append(f"{kit.needs_vars_why}: set {var} (make {unit.step} {var}=...)")
+    for dep in unit.after:
+        for d in (u for u in units if dep in (u.name, u.step)):
+            sdir = cfg.run_dir / d.name
+            if not (sdir / STAMP).exists():
+                inputs.append(f"{unit.name} needs {d.name} first: run `make {d.step}` (no {sdir / STAMP})")
+            elif bad := stamp_problems(sdir):
+                inputs.append(f"{unit.name} needs what {d.name} wrote, but {'; '.join(bad)}: restore it, or delete "
+                              f"{sdir / STAMP} to run {d.name} again")
+    where = cfg.run_dir if kit.writes_under == "RUN_DIR" else Path(cfg.ctx[kit.writes_under])
     free = shutil.disk_usage(_existing(where)).free / 2**30
-    if free >= unit.disk_gib:
-        return []
-    return [f"{unit.name} writes up to ~{unit.disk_gib:.0f} GiB; {free:.0f} GiB free under {where} "
-            "(free space, or PREFLIGHT_SKIP=disk if you know better)"]
+    if free < unit.disk_gib:
+        found["disk"].append(f"{unit.name} writes up to ~{unit.disk_gib:.0f} GiB; {free:.0f} GiB free under {where} "
+                             "(free space, or PREFLIGHT_SKIP=disk if you know better)")
 
 
 def _existing(p: Path) -> Path:

@@ -110,77 +110,53 @@ def read(profile: str) -> YMap:
 OPT_IN = {"MATH500": ["JUDGE_API_KEY"]}
 
 
-@dataclass
-class _Ask:
-    """What the make invocation asks of every unit: NODES, GPUS_PER_NODE (multinode steps), opt-ins, BENCH_REPEATS."""
-
-    nodes: int | None
-    gpus_per_node: int | None
-    enabled: frozenset[str]
-    bench_repeats: int
-
-
-def _opted(spec: YMap, enabled: frozenset[str]) -> list[tuple[str, str]]:
-    """(variable, recipe) of the step's additions the invocation opted in to."""
-    opted = [(var, p) for var, paths in (spec.get("additions_if") or {}).items() if var in enabled for p in paths]
-    for var, _ in opted:
-        if var not in OPT_IN:
-            raise CheckError(f"additions_if names {var!r}, which is no opt-in the kit knows",
-                             where=spec.where("additions_if"), expected=", ".join(OPT_IN))
-    return opted
-
-
-def _unit(doc: YMap, step: str, spec: YMap, variant: str | None, vspec: dict, recipes: Path, ask: _Ask) -> Unit:
-    """One unit of the profile: a step, or one variant of it (the variant's keys over the step's)."""
-    name = f"{step}/{variant}" if variant else step
-    recipe = (recipes / vspec.get("recipe", spec["recipe"])).resolve()
-    if not recipe.is_file():
-        raise CheckError(f"step `{name}` names a recipe that does not exist", where=spec.where("recipe"),
-                         found=str(recipe), hint="fix the recipe path (relative to the profile's `recipes:`)")
-    opted = _opted(spec, ask.enabled)
-    own = lambda key, default: vspec.get(key, spec.get(key, default))  # noqa: E731  (the variant's, else the step's)
-    return Unit(
-        name=name, step=step, variant=variant, recipe=recipe,
-        prelude=[recipes / p for p in spec.get("prelude", [])],
-        additions=[recipes / p for p in spec.get("additions", [])] + [recipes / p for _, p in opted],
-        needs_env=sorted({e for var, _ in opted for e in OPT_IN[var]}), cwd=spec.get("cwd"),
-        after=[str(a) for a in own("after", [])], **_resources(spec, ask),
-        hours=float(own("hours", 0)), hours_source=str(own("hours_source", "")), env=_env(doc, spec, vspec),
-        link={str(k): str(v) for k, v in (own("link", None) or {}).items()},
-        keep_iterations=[int(i) for i in spec.get("keep_iterations", [])],
-        hf_token=bool(spec.get("hf_token")), disk_gib=float(spec.get("disk_gib", 0)), gpu_model=spec.get("gpu_model"),
-        group=vspec.get("group"), offline=bool(spec.get("offline")), completion=dict(spec.get("completion") or {}),
-        repeats=ask.bench_repeats if registry.get(step).kit.repeatable else 1,
-    )
-
-
-def _resources(spec: YMap, ask: _Ask) -> dict:
-    """nodes and GPUs per node: NODES and GPUS_PER_NODE apply to a multinode step only."""
-    multinode = bool(spec.get("multinode"))
-    nodes = ask.nodes if ask.nodes and multinode else spec.get("nodes", 1)
-    gpus = ask.gpus_per_node if ask.gpus_per_node and multinode else spec.get("gpus_per_node", 0)
-    return {"nodes": int(nodes), "gpus_per_node": int(gpus), "multinode": multinode}
-
-
-def _env(doc: YMap, spec: YMap, vspec: dict) -> dict[str, str]:
-    """The unit's variables: the profile's, the step's, the variant's (UPPER_CASE keys), the later winning."""
-    merged = {**(doc.get("env") or {}), **(spec.get("env") or {}), **vspec}
-    return {k: str(v) for k, v in merged.items() if k.isupper()}
-
-
 def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_node: int | None = None,
          enabled: frozenset[str] = frozenset(), bench_repeats: int = 1) -> list[Unit]:
     """Expand the profile; `enabled` names the opt-in additions asked for (e.g. MATH500)."""
     doc = read(profile)
+    path = profile_path(profile)
     recipes = ROOT / doc["recipes"]
-    ask = _Ask(nodes, gpus_per_node, enabled, bench_repeats)
-    units = [_unit(doc, step, spec, variant, dict(vspec or {}), recipes, ask)
-             for step, spec in doc["steps"].items() for variant, vspec in (spec.get("variants") or {None: {}}).items()]
+    units: list[Unit] = []
+    for step, spec in doc["steps"].items():
+        variants = spec.get("variants") or {None: {}}
+        for variant, vspec in variants.items():
+            vspec = dict(vspec or {})
+            env = {k: str(v) for k, v in {**(doc.get("env") or {}), **(spec.get("env") or {}), **vspec}.items() if k.isupper()}
+            name = f"{step}/{variant}" if variant else step
+            multinode = bool(spec.get("multinode"))
+            gpus = int(spec.get("gpus_per_node", 0))
+            recipe = (recipes / vspec.get("recipe", spec["recipe"])).resolve()
+            if not recipe.is_file():
+                raise CheckError(f"step `{name}` names a recipe that does not exist", where=spec.where("recipe"),
+                                 found=str(recipe), hint="fix the recipe path (relative to the profile's `recipes:`)")
+            opted = [(var, p) for var, paths in (spec.get("additions_if") or {}).items() if var in enabled for p in paths]
+            for var, _ in opted:
+                if var not in OPT_IN:
+                    raise CheckError(f"additions_if names {var!r}, which is no opt-in the kit knows",
+                                     where=spec.where("additions_if"), expected=", ".join(OPT_IN))
+            u = Unit(
+                name=name, step=step, variant=variant, recipe=recipe,
+                prelude=[recipes / p for p in spec.get("prelude", [])],
+                additions=[recipes / p for p in spec.get("additions", [])] + [recipes / p for _, p in opted],
+                needs_env=sorted({e for var, _ in opted for e in OPT_IN[var]}), cwd=spec.get("cwd"),
+                after=[str(a) for a in vspec.get("after", spec.get("after", []))],
+                nodes=int(nodes if (nodes and multinode) else spec.get("nodes", 1)),
+                gpus_per_node=int(gpus_per_node if (gpus_per_node and multinode) else gpus),
+                hours=float(vspec.get("hours", spec.get("hours", 0))),
+                hours_source=str(vspec.get("hours_source", spec.get("hours_source", ""))),
+                env=env, link={str(k): str(v) for k, v in (vspec.get("link", spec.get("link")) or {}).items()},
+                keep_iterations=[int(i) for i in spec.get("keep_iterations", [])],
+                multinode=multinode, hf_token=bool(spec.get("hf_token")), disk_gib=float(spec.get("disk_gib", 0)),
+                gpu_model=spec.get("gpu_model"), group=vspec.get("group"), offline=bool(spec.get("offline")),
+                completion=dict(spec.get("completion") or {}),
+                repeats=bench_repeats if registry.get(step).kit.repeatable else 1,
+            )
+            units.append(u)
     names = {u.name for u in units} | {u.step for u in units}
     for u in units:
         for a in u.after:
             if a not in names:
-                raise CheckError(f"{u.name} runs after unknown step {a!r}", where=str(profile_path(profile)),
+                raise CheckError(f"{u.name} runs after unknown step {a!r}", where=str(path),
                                  expected=", ".join(sorted(names)))
     return units
 

@@ -106,7 +106,7 @@ def rotate(sdir: Path) -> Path | None:
 def outputs(unit: Unit, sdir: Path, ctx: dict[str, str]) -> list[Path]:
     """What a finished step vouches for: its log, its linked outputs, and the iterations it keeps."""
     out = [sdir / rundir.LOG, *(Path(expand(t, ctx)) for t in unit.link.values())]
-    out += [Path(ctx[var]) for var in registry.get(unit.step).kit.outputs]
+    out += [Path(ctx[var]) for var in registry.get(unit.step).kit.outputs]  # e.g. prune: PRUNED_HF
     for it in unit.keep_iterations:
         out.append(Path(ctx["DISTILL_OUT"]) / rundir.CKPT_DIR / f"iter_{it:07d}")
     return out
@@ -164,102 +164,6 @@ def run_unit(cfg: Config, unit: Unit) -> int:
         return _run_unit(cfg, unit)
 
 
-class _Attempt:
-    """One attempt at a unit: its script and step.json written, its output teed, its helpers (GPU sampler, checkpoint
-    keeper, watcher) started and stopped, and how it ended recorded in step.json and the manifest."""
-
-    def __init__(self, cfg: Config, unit: Unit, sdir: Path, watch: Watch | None) -> None:
-        self.cfg, self.unit, self.sdir, self.watch = cfg, unit, sdir, watch
-        attempt = rotate(sdir)
-        self.env = child_env(cfg, unit)
-        for d in (cfg.ctx["DATA_ROOT"], cfg.hf_home, self.env["VLLM_CACHE_ROOT"]):  # mounted into containers: must exist
-            Path(d).mkdir(parents=True, exist_ok=True)
-        self.ctx = {**cfg.ctx, "STEP_DIR": str(sdir.resolve())}
-        self.script = self._write_script()
-        self.log = (sdir / rundir.LOG).open("ab")
-        self.tee = Tee([sys.stdout.buffer, self.log], secrets(self.env))
-        self.sampler = GpuSampler(sdir / rundir.GPU_MEM, cfg.gpu_sample_s) if cfg.runner != "slurm" else None
-        self.keeper = Keeper(Path(self.ctx["DISTILL_OUT"]) / rundir.CKPT_DIR, unit.keep_iterations, cfg.keep_poll_s) \
-            if unit.keep_iterations else None
-        if self.keeper:
-            self.keeper.set_aside(attempt)
-        self.launch = None
-        self.code: int | None = None
-        self.t0 = time.monotonic()
-
-    def _write_script(self) -> Path:
-        cfg, unit = self.cfg, self.unit
-        rendered = render(unit, self.ctx, cfg.versions, multinode=cfg.runner == "slurm" and unit.nodes > 1)
-        script = self.sdir / rundir.COMMAND
-        probe = f"python3 {ROOT / 'scripts' / 'probe_env.py'} > {self.sdir / rundir.ENV} 2>/dev/null || true\n"
-        script.write_text(rendered.script.replace("set -euo pipefail\n", "set -euo pipefail\n" + probe, 1))
-        script.chmod(0o755)
-        self.meta = {"unit": unit.name, "runner": cfg.runner, "command": rendered.command,
-                     "deviations": rendered.deviations, "versions_rendered_for": cfg.versions, "nodes": unit.nodes,
-                     "gpus_per_node": unit.gpus_per_node, "world_size": unit.nodes * unit.gpus_per_node,
-                     "started": manifest.now(), "exit_code": None,
-                     **({"repeats": unit.repeats} if registry.get(unit.step).kit.repeatable else {})}
-        write_atomic(self.sdir / rundir.META, json.dumps(self.meta, indent=2) + "\n")
-        return script
-
-    def run(self) -> None:
-        """Launch the step and follow it to its end (its own process group, bound to the kit's life: a step whose
-        kit died has lost its log and its stamp; it must not go on unseen)."""
-        try:
-            self.launch = launchers.launch_argv(self.cfg, self.unit, self.script, self.sdir, self.env)
-            for helper in (self.sampler, self.keeper):
-                if helper:
-                    helper.start()
-            self.launch.proc = subprocess.Popen(self.launch.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                env=self.env, cwd=ROOT, start_new_session=True, preexec_fn=die_with_parent)
-            if self.watch:
-                self.watch.begin(lambda reason: launchers.stop(self.launch, reason))
-            if self.cfg.runner == "slurm":
-                launchers.follow_slurm(self.launch, self.sdir, self.tee)
-            else:
-                pump(self.launch.proc.stdout.fileno(), self.tee)
-            self.code = self.launch.proc.wait()
-        except KeyboardInterrupt:
-            self.code = 130
-            if self.launch:
-                launchers.stop(self.launch, "interrupted")
-        except OSError as e:
-            self.tee.feed(f"[kit] could not start the step: {e}\n".encode())
-            self.code = 127
-
-    def _stop_helpers(self) -> None:
-        if self.watch:
-            self.watch.finish()
-            if self.watch.stopped and self.code == 0:
-                self.code = 1  # ended by the watcher: never a finished step, whatever its process said
-        if self.launch and self.launch.proc and self.launch.proc.poll() is None:
-            launchers.stop(self.launch, "the kit is ending")
-        if self.sampler:
-            self.sampler.stop()
-        if self.keeper:
-            self.keeper.finish()
-            self.tee.feed("".join(f"\n{n}" for n in self.keeper.notes).encode() + b"\n")
-        if self.watch:
-            self.tee.feed(self.watch.report().encode())
-
-    def close(self) -> None:
-        """Whatever happened: stop the helpers, say why a step that exited 0 did not finish, record how it ended."""
-        self._stop_helpers()
-        why = unfinished(self.unit, self.sdir) if self.code == 0 else None
-        if why:
-            self.tee.feed(f"[kit] {self.unit.name} exited 0 but did not finish: {why}; not marking it done\n".encode())
-            self.code = 3
-        self.tee.close()
-        self.log.close()
-        self.meta.update(exit_code=self.code, ended=manifest.now(), seconds=round(time.monotonic() - self.t0, 1))
-        if self.launch and self.launch.job_id:
-            self.meta["slurm_job_id"] = self.launch.job_id
-        if self.watch:
-            self.meta["watch"] = self.watch.record()
-        write_atomic(self.sdir / rundir.META, json.dumps(self.meta, indent=2) + "\n")
-        manifest.record_step(self.cfg.run_dir, self.unit.name, self.meta, _read_json(self.sdir / rundir.ENV))
-
-
 def _run_unit(cfg: Config, unit: Unit) -> int:
     sdir = cfg.run_dir / unit.name
     sdir.mkdir(parents=True, exist_ok=True)
@@ -267,19 +171,90 @@ def _run_unit(cfg: Config, unit: Unit) -> int:
         print(f"[kit] {unit.name}: already done ({sdir / rundir.STAMP}); delete the stamp to run it again")
         return 0
     watch = Watch.for_unit(cfg.run_dir, unit, cfg.profile) if cfg.watch else None  # bad policy: stop before launching
-    attempt = _Attempt(cfg, unit, sdir, watch)
+    attempt = rotate(sdir)
+    env = child_env(cfg, unit)
+    for d in (cfg.ctx["DATA_ROOT"], cfg.hf_home, env["VLLM_CACHE_ROOT"]):  # mounted into containers: must exist
+        Path(d).mkdir(parents=True, exist_ok=True)
+    ctx = {**cfg.ctx, "STEP_DIR": str(sdir.resolve())}
+    rendered = render(unit, ctx, cfg.versions, multinode=cfg.runner == "slurm" and unit.nodes > 1)
+    script = sdir / rundir.COMMAND
+    probe = f"python3 {ROOT / 'scripts' / 'probe_env.py'} > {sdir / rundir.ENV} 2>/dev/null || true\n"
+    script.write_text(rendered.script.replace("set -euo pipefail\n", "set -euo pipefail\n" + probe, 1))
+    script.chmod(0o755)
+    meta = {"unit": unit.name, "runner": cfg.runner, "command": rendered.command, "deviations": rendered.deviations,
+            "versions_rendered_for": cfg.versions, "nodes": unit.nodes, "gpus_per_node": unit.gpus_per_node,
+            "world_size": unit.nodes * unit.gpus_per_node, "started": manifest.now(), "exit_code": None,
+            **({"repeats": unit.repeats} if registry.get(unit.step).kit.repeatable else {})}
+    write_atomic(sdir / rundir.META, json.dumps(meta, indent=2) + "\n")
+    log = (sdir / rundir.LOG).open("ab")
+    tee = Tee([sys.stdout.buffer, log], secrets(env))
+    sampler = GpuSampler(sdir / rundir.GPU_MEM, cfg.gpu_sample_s) if cfg.runner != "slurm" else None
+    keeper = Keeper(Path(ctx["DISTILL_OUT"]) / rundir.CKPT_DIR, unit.keep_iterations, cfg.keep_poll_s) \
+        if unit.keep_iterations else None
+    if keeper:
+        keeper.set_aside(attempt)
+    t0 = time.monotonic()
+    code = None
+    launch = None
     try:
-        attempt.run()
+        launch = launchers.launch_argv(cfg, unit, script, sdir, env)
+        if sampler:
+            sampler.start()
+        if keeper:
+            keeper.start()
+        # Its own process group (so a stop ends all of it), and bound to the kit's life: a step whose kit died
+        # has lost its log and its stamp; it must not go on unseen.
+        launch.proc = subprocess.Popen(launch.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                       start_new_session=True, preexec_fn=die_with_parent)
+        if watch:
+            watch.begin(lambda reason: launchers.stop(launch, reason))
+        if cfg.runner == "slurm":
+            launchers.follow_slurm(launch, sdir, tee)
+        else:
+            pump(launch.proc.stdout.fileno(), tee)
+        code = launch.proc.wait()
+    except KeyboardInterrupt:
+        code = 130
+        if launch:
+            launchers.stop(launch, "interrupted")
+    except OSError as e:
+        tee.feed(f"[kit] could not start the step: {e}\n".encode())
+        code = 127
     finally:
-        attempt.close()
-    if attempt.code == 0:
-        _post(unit, sdir, attempt.ctx)
-        write_stamp(sdir, unit, attempt.ctx)
-        print(f"[kit] {unit.name}: done in {attempt.meta['seconds']:.0f} s; log {sdir / rundir.LOG}")
+        if watch:
+            watch.finish()
+            if watch.stopped and code == 0:
+                code = 1  # ended by the watcher: never a finished step, whatever its process said
+        if launch and launch.proc and launch.proc.poll() is None:
+            launchers.stop(launch, "the kit is ending")
+        if sampler:
+            sampler.stop()
+        if keeper:
+            keeper.finish()
+            tee.feed("".join(f"\n{n}" for n in keeper.notes).encode() + b"\n")
+        if watch:
+            tee.feed(watch.report().encode())
+        why = unfinished(unit, sdir) if code == 0 else None
+        if why:
+            tee.feed(f"[kit] {unit.name} exited 0 but did not finish: {why}; not marking it done\n".encode())
+            code = 3
+        tee.close()
+        log.close()
+        meta.update(exit_code=code, ended=manifest.now(), seconds=round(time.monotonic() - t0, 1))
+        if launch and launch.job_id:
+            meta["slurm_job_id"] = launch.job_id
+        if watch:
+            meta["watch"] = watch.record()
+        write_atomic(sdir / rundir.META, json.dumps(meta, indent=2) + "\n")
+        manifest.record_step(cfg.run_dir, unit.name, meta, _read_json(sdir / rundir.ENV))
+    if code == 0:
+        _post(unit, sdir, ctx)
+        write_stamp(sdir, unit, ctx)
+        print(f"[kit] {unit.name}: done in {meta['seconds']:.0f} s; log {sdir / rundir.LOG}")
     else:
-        print(f"[kit] {unit.name}: FAILED with exit code {attempt.code}; log {sdir / rundir.LOG}. "
+        print(f"[kit] {unit.name}: FAILED with exit code {code}; log {sdir / rundir.LOG}. "
               f"Fix the cause and rerun: finished steps are not repeated.", file=sys.stderr)
-    return attempt.code
+    return code
 
 
 def _post(unit: Unit, sdir: Path, ctx: dict[str, str]) -> None:
