@@ -30,7 +30,6 @@ import io
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import struct
@@ -47,11 +46,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_attacks import (CONV, DISTILL_ARGS, DLOG, EXPECTED, PLOG, QA, QC, QUANT, ROOT, TRACEBACK,  # noqa: E402
-                          Attack, R, blog, clone, elog)
+from test_attacks import (CONV, DISTILL_ARGS, DLOG, DROP, EXPECTED, PLOG, QC, QUANT, ROOT, TRACEBACK, Attack, R,  # noqa: E402
+                          blog, clone)
 from test_attacks import _goldens as _cached_goldens  # noqa: E402
-from tutorial_run import (CONSERVATIVE_KINDS, PRUNED_7B, bench_log, distill_log, prune_log,  # noqa: E402
-                          write_checkpoint)
+from tutorial_run import bench_log, distill_log, prune_log  # noqa: E402
 
 # A hostile input must be judged (ERROR) within a second or two; a faithful `checks verify` of the fixture takes about
 # 1 s of CPU. A subprocess that blocks (a FIFO) is killed after PROCESS_TIMEOUT_S of wall time, one that computes after
@@ -131,12 +129,6 @@ class RC(R):
 
     # -- the runner's records and the manifest
 
-    def manifest(self, fn: Callable[[dict], object]) -> None:
-        """Edit manifest.json in place (what `fn` returns is ignored: `m.pop(k)` must not become the manifest)."""
-        doc = self.json("manifest.json")
-        fn(doc)
-        self.write("manifest.json", json.dumps(doc))
-
     def localize(self, *units: str) -> None:
         """Make these units' logs and recorded commands name this clone, as if the run had been made here (the fixture's
         own place still exists, and a path there is judged as a copied run: by what it holds there)."""
@@ -175,15 +167,15 @@ class RC(R):
         return g
 
 
-DROP = None  # Flag value: remove it
-
-
 def set_flag(command: str, key: str, value) -> str:
+    """The command with `--key` set to `value` (True: a bare flag; None: removed with its value and line continuation)."""
     pat = re.compile(rf"(^|\s)--{re.escape(key)}(?:[ =]([^\s\\-][^\s\\]*))?(?=\s|$)")
     m = pat.search(command)
     if value is None:
         assert m, f"attack setup: --{key} not in the command"
-        return command[:m.start()] + m.group(1) + command[m.end():].lstrip(" ")
+        end = m.end() + (t.end() if (t := re.match(r"[ \t]*\\\n", command[m.end():])) else 0)  # its continuation
+        out = command[:m.start()] + m.group(1) + command[end:].lstrip(" ")
+        return re.sub(r"[ \t]*\\\n\s*$", "", out) if out.rstrip().endswith("\\") else out.rstrip()
     new = f"--{key}" if value is True else f"--{key} {value}"
     if m:
         return command[:m.start()] + m.group(1) + new + command[m.end():]
@@ -307,19 +299,23 @@ def verdict_bless(run: Path, into: Path) -> Outcome:
     return verdict_verify(run, into)
 
 
-def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (PROCESS_MEMORY, PROCESS_MEMORY))
-    resource.setrlimit(resource.RLIMIT_CPU, (PROCESS_CPU_S, PROCESS_CPU_S + 2))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+# The limits are set by the child itself before it imports the kit (no preexec_fn: the suite runs several of these
+# from threads at once).
+_BOUNDED = ("import resource, runpy, sys\n"
+            "resource.setrlimit(resource.RLIMIT_AS, ({mem}, {mem}))\n"
+            "resource.setrlimit(resource.RLIMIT_CPU, ({cpu}, {cpu} + 2))\n"
+            "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"
+            "sys.argv = ['checks', *sys.argv[1:]]\n"
+            "runpy.run_module('checks', run_name='__main__', alter_sys=True)\n")
 
 
 def verdict_process(argv: list[str], timeout: float = PROCESS_TIMEOUT_S) -> Outcome:
-    """`python -m checks ARGV` with a hard time and memory limit: a hang is killed and reported, never waited for."""
+    """`python -m checks ARGV` with a hard time, CPU and memory limit: a hang is killed and reported, never waited for."""
     t0 = time.monotonic()
+    boot = _BOUNDED.format(mem=PROCESS_MEMORY, cpu=PROCESS_CPU_S)
     try:
-        p = subprocess.run([sys.executable, "-m", "checks", *map(str, argv)], cwd=ROOT, capture_output=True, text=True,
-                           env={**os.environ, "COLUMNS": "200"}, timeout=timeout, preexec_fn=_limits,
-                           errors="replace")
+        p = subprocess.run([sys.executable, "-c", boot, *map(str, argv)], cwd=ROOT, capture_output=True, text=True,
+                           env={**os.environ, "COLUMNS": "200"}, timeout=timeout, errors="replace")
     except subprocess.TimeoutExpired:
         return Outcome("hang", None, f"no verdict after {timeout:g} s")
     took = time.monotonic() - t0
@@ -1018,7 +1014,7 @@ def _(r):
 
 @attack(C12, "step-times-missing")
 def _(r):
-    r.meta("distill", started=None, ended=None)
+    r.meta("distill", started=DROP, ended=DROP)
 
 
 @attack(C12, "step-times-in-order", expect_pass="the fixture's own times, one unit after another: the order the "
