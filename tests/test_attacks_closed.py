@@ -1096,7 +1096,6 @@ def _(r):
 
 
 WHY_TIME = "PASS: step.json's started/ended are not read: nothing says a step ran after the step whose output it read"
-WHY_OUTSIDE = "PASS: {what}"
 mark(C12, {
     "prune-base-model-is-the-12b": "PASS: the model prune_minitron.py loads is judged only as command against echo",
     "prune-base-model-is-a-local-copy-outside-the-run": "PASS: the model prune_minitron.py loads is judged only as command "
