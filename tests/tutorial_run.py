@@ -396,12 +396,29 @@ def build_run(root: Path, *, prune_format: str = "modelopt-0.44", gpu: str = GPU
         (run / "bench" / v).mkdir(parents=True)
         (run / "bench" / v / "step.log").write_text(bench_log(mem, tps, **bench_model(v, run)))
     commands = recorded_commands(run)
-    for meta in _meta_dirs(run):
+    for meta, (started, ended) in step_times(run).items():
         unit = str(meta.relative_to(run))
         (meta / "step.json").write_text(json.dumps(
-            {"unit": unit, "command": commands.get(unit, ""), "exit_code": 0, "started": "2026-05-20T10:00:00Z",
-             "ended": "2026-05-20T11:00:00Z"}))
+            {"unit": unit, "command": commands.get(unit, ""), "exit_code": 0, "started": started, "ended": ended}))
     return run
+
+
+# How long each unit ran, roughly as the tutorial's steps take (distillation: 16,000 iterations of ~2.7 s).
+UNIT_MINUTES = {"prune": 60, "distill": 720, "convert": 10, "quantize": 3, "eval": 180, "bench": 20}
+
+
+def step_times(run: Path) -> dict[Path, tuple[str, str]]:
+    """(started, ended) per unit directory as the runner records them (UTC, `%Y-%m-%dT%H:%M:%SZ`): one unit after
+    another in run order, so each step starts after the step whose output it reads has ended."""
+    from datetime import datetime, timedelta, timezone
+
+    t = datetime(2026, 5, 20, 8, 0, tzinfo=timezone.utc)
+    out = {}
+    for meta in _meta_dirs(run):
+        end = t + timedelta(minutes=UNIT_MINUTES[meta.relative_to(run).parts[0]])
+        out[meta] = (t.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        t = end + timedelta(minutes=2)
+    return out
 
 
 def recorded_commands(run: Path) -> dict[str, str]:
