@@ -15,7 +15,7 @@ blocks, vLLM's non-default args and engine config line, the recorded commands, t
 fixture learns to echo gets its cases without an edit here; keys the real tools echo that the fixture does not
 (every argparse argument of distill.py and prune_minitron.py at ModelOpt 0.44.0) are added with other values.
 
-How each case is judged (`via`): `verify` in process (judge.judge, as `checks verify` does), `cli` through
+How each case is judged (`via`): `verify` in process (engine.evaluate, as `checks verify` does), `cli` through
 `checks.cli.main` in process (report, watch, diff, bless), `process` as a `python -m checks ...` subprocess with a hard
 time and memory limit (hostile files: FIFOs, devices, alias bombs, quadratic inputs), run concurrently.
 `python tests/test_attacks_closed.py` prints the classes, their counts and gaps; `--gaps` the gaps grouped by why;
@@ -244,15 +244,16 @@ def _caught(code) -> str:
 
 
 def verdict_verify(run: Path, expected: Path = EXPECTED, steps: list[str] | None = None) -> Outcome:
-    """judge.judge as `checks verify` runs it (and the renderers, which must not choke either)."""
-    from checks import goldens as G, judge as engine, render
+    """engine.evaluate as `checks verify` runs it (and the renderers, which must not choke either)."""
+    from checks import goldens as G, render
+    from checks.engine import evaluate
     from checks.errors import CheckError
     from checks.findings import exit_code
     from checks.run import Run
     from rich.console import Console
 
     try:
-        findings = engine.judge(Run.load(run), _cached_goldens(Path(expected), G), steps)
+        findings = evaluate(_cached_goldens(Path(expected), G), Run.load(run), steps=steps)
         render.terminal(findings, Console(file=io.StringIO(), width=200), "attack")
         render.write_json(run.parent / "report.json", findings, {})
     except CheckError as e:
@@ -391,7 +392,7 @@ _PRUNE_FIXTURE = echoed_block(prune_log())
 @functools.lru_cache(maxsize=None)
 def _recorded(unit: str) -> dict[str, object]:
     """The flags of a unit's recorded command in the fixture (tutorial_run.recorded_commands)."""
-    from checks.rules import command_flags
+    from checks.commands import command_flags
     from tutorial_run import recorded_commands
 
     return command_flags(recorded_commands(Path("/runs/tutorial"))[unit])
@@ -1267,7 +1268,7 @@ for _abs in (False, True):
     add(C14, f"report-takes-goldens-from-the-manifest-{'absolute' if _abs else 'relative'}-path",
         (lambda ab: lambda r: (_kv_auto(r), _profile_points_to(r, _evil(r), ab),
                                setattr(r, "argv", ["report", "{run}", "--html", r.path.parent / "report.html"])))(_abs),
-        via="cli", gap="PASS: `checks report` reads expected/<manifest profile>.yaml, a path the run chooses")
+        via="cli")
 
 
 def _seq4096(r) -> None:
@@ -1288,16 +1289,14 @@ def _(r):
     r.argv = ["watch", "{run}", "--step", "distill", "--once"]
 
 
-@attack(C14, "watch-takes-goldens-from-the-manifest-path", via="cli",
-        gap="PASS: `checks watch` reads expected/<manifest profile>.yaml, a path the run chooses")
+@attack(C14, "watch-takes-goldens-from-the-manifest-path", via="cli")
 def _(r):
     _seq4096(r)
     _profile_points_to(r, _evil_tokens(r), absolute=False)
     r.argv = ["watch", "{run}", "--step", "distill", "--once"]
 
 
-@attack(C14, "diff-takes-goldens-from-the-baselines-manifest-path", via="cli",
-        gap="PASS: `checks diff` reads expected/<baseline's manifest profile>.yaml, a path the run chooses")
+@attack(C14, "diff-takes-goldens-from-the-baselines-manifest-path", via="cli")
 def _(r):
     base = r.other_run("baseline")
     evil = _evil(r)
@@ -1398,9 +1397,7 @@ BLESS = {
                                           r.sub(PLOG, "['num_attention_heads']", "['mamba_num_heads']", 0)),
 }
 for _name, _edit in BLESS.items():
-    add(C14, f"bless-rewrites-the-tutorials-value-{_name}", _bless_deviation(_edit), via="bless",
-        gap="PASS: bless writes a deviating run's value over a golden whose source is the tutorial's command; the same "
-            "deviation then passes")
+    add(C14, f"bless-rewrites-the-tutorials-value-{_name}", _bless_deviation(_edit), via="bless")
 
 
 # ================================================================ 15. strict expected failures
