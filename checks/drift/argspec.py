@@ -58,8 +58,10 @@ class _SpecReader:
             self.source = source
             self.tree = ast.parse(source, filename)
         except SyntaxError as first:
-            # An indented extract: parse it as the body of an `if`, which keeps every line where it was.
-            self.source, self.shift = "if True:\n" + source, 1
+            # An indented extract (a function body, maybe after the module's imports): parse it as the body of an
+            # `if`, which keeps every line where it was.
+            lines = [("    " + line if line[:1] not in ("", " ", "\t", "#") else line) for line in source.split("\n")]
+            self.source, self.shift = "if True:\n" + "\n".join(lines), 1
             try:
                 self.tree = ast.parse(self.source, filename)
             except SyntaxError:
