@@ -127,7 +127,7 @@ def test_fixtures_are_what_provenance_says():
 
     prov = (UPSTREAM / "PROVENANCE.md").read_text()
     files = sorted(p for p in UPSTREAM.rglob("*.py") if p.relative_to(UPSTREAM).parts[0] != "packages")
-    assert len(files) == 15
+    assert len(files) == 17
     for f in files:
         repo, ref, *path = f.relative_to(UPSTREAM).parts
         lines = f.read_text().split("\n")
@@ -237,14 +237,15 @@ def test_changed_default_not_reported_when_the_recipe_passes_the_flag():
         == [("SAME", "examples/llm_ptq/hf_ptq.py")]
     untouched = tiny.replace("--calib_size 32 \\\n", "")
     assert [(f.status, f.id) for f in drift.flags({"quantize": untouched}, mo("0.45.0"), None, baseline={"modelopt": mo("0.44.0")})] \
-        == [("CHANGED", "--calib_size")]
+        == [("SAME", "examples/llm_ptq/hf_ptq.py"), ("CHANGED", "--calib_size")]  # every flag accepted; a default moved
 
 
 def test_changed_default_found_through_the_moved_script():
     """Baseline 0.44.0 has hf_ptq.py under examples/llm_ptq/, main under examples/hf_ptq/: the only file of that
     name in the baseline is compared."""
     cmd = tutorial()["quantize"].replace("examples/llm_ptq/", "examples/hf_ptq/")
-    (c,) = drift.flags({"quantize": cmd}, mo("main"), None, baseline={"modelopt": mo("0.44.0")})
+    ok, c = drift.flags({"quantize": cmd}, mo("main"), None, baseline={"modelopt": mo("0.44.0")})
+    assert (ok.status, ok.id) == ("SAME", "examples/hf_ptq/hf_ptq.py")
     assert (c.status, c.id, c.expected, c.measured, c.where) == ("CHANGED", "--calib_size", "512", "1024", "examples/hf_ptq/hf_ptq.py:1371")
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checks.drift.argspec import argparse_spec
-from checks.drift.layout import REPOS, baseline_parser, changed_defaults, missing_script, symlinked
+from checks.drift.layout import (ENTRY_POINTS, REPOS, UPSTREAM, baseline_parser, changed_defaults, missing_script,  # noqa: F401
+                                 shell_entry, symlinked)
 from checks.findings import ERROR, MISSING, SAME, SKIP, Finding
 
-UPSTREAM = {"/opt/Model-Optimizer/": "modelopt", "${MODELOPT_DIR}/": "modelopt", "/opt/Megatron-Bridge/": "bridge"}
 ROOT_FLAG = {"modelopt": "--modelopt-root", "bridge": "--bridge-root"}
 _LAUNCHER = re.compile(r"^(?:.*/)?(?:python(?:3(?:\.\d+)?)?|torchrun)$")
 _NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's own rule: such a word is a value, not an option
@@ -47,6 +47,9 @@ def invocations(command: str) -> list[dict]:
 
 
 def _invocation(words: list[str]) -> dict | None:
+    shell = shell_entry(words)
+    if shell:
+        return shell
     start = next((i for i, w in enumerate(words) if _LAUNCHER.match(w)), None)
     if start is None:
         return None
@@ -92,10 +95,16 @@ class _Target:
     args: list[str] = field(default_factory=list)
     sub: str = ""
     parser: dict = field(default_factory=dict)
+    declared_in: str = ""  # the file that declares the options, when not the script itself (a shell entry point)
+
+    @property
+    def src(self) -> str:
+        return self.declared_in or self.rel
 
     @property
     def at(self) -> str:
-        return f"{REPOS[self.repo]}'s {self.rel} (checkout {self.root})"
+        via = f", options declared in {self.declared_in}" if self.declared_in else ""
+        return f"{REPOS[self.repo]}'s {self.rel} (checkout {self.root}{via})"
 
 
 def _check(step: str, inv: dict, roots: dict, baseline: dict) -> list[Finding]:
@@ -106,16 +115,23 @@ def _check(step: str, inv: dict, roots: dict, baseline: dict) -> list[Finding]:
     script = t.root / rel
     if not script.is_file():
         return [missing_script(step, rel, t.root, repo)]
+    if rel.endswith(".sh"):
+        if not inv.get("parser"):
+            return [Finding(step, rel, SKIP, where=rel, note=f"{t.at} is a shell script whose options the kit cannot "
+                                                             "read: its flags were not checked")]
+        script, t.declared_in = t.root / inv["parser"], inv["parser"]
+        if not script.is_file():
+            return [missing_script(step, inv["parser"], t.root, repo)]
     try:
         spec = argparse_spec(script.read_text(encoding="utf-8", errors="replace"), str(script))
     except SyntaxError as e:
-        return [Finding(step, rel, ERROR, where=f"{rel}:{e.lineno}",
+        return [Finding(step, rel, ERROR, where=f"{t.src}:{e.lineno}",
                         note=f"cannot read the argparse options of {t.at}: {e.msg} at line {e.lineno}; "
                              "what to do: check that the checkout is complete and the file is Python")]
     t.sub, t.args, sub_problem = _subcommand(spec, inv["args"])
     if sub_problem:
         return [Finding(step, f"{rel} {sub_problem[0]}", MISSING, expected=sub_problem[0],
-                        where=f"{rel}:{spec['parsers']['']['line']}", note=f"{REPOS[repo]}: {sub_problem[1]}")]
+                        where=f"{t.src}:{spec['parsers']['']['line']}", note=f"{REPOS[repo]}: {sub_problem[1]}")]
     t.parser = spec["parsers"][t.sub]
     return _judge(t, symlinked(t.root, rel))
 
@@ -128,14 +144,14 @@ def _judge(t: _Target, via: str) -> list[Finding]:
                         "that the kit can read (not argparse?): its flags were not checked")]
     found, dests, notes = _flag_findings(t)
     found += _required(t, dests)
-    if t.base_root is not None:
-        found += changed_defaults(t.step, t.rel, t.root, t.base_root, p, t.sub, dests)
+    changed = changed_defaults(t.step, t.rel, t.root, t.base_root, p, t.sub, dests) if t.base_root is not None else []
     if found:
-        return found
+        return found + changed
     seen = sorted({f for f, _ in _flag_words(t.args)})
     abbrev = f" ({'; '.join(notes)})" if notes else ""
     return [Finding(t.step, sid, SAME, measured=f"{len(seen)} flags accepted{abbrev}", where=t.rel,
-                    note=f"{t.at} exists{via} and accepts every flag the recipe passes ({' '.join(seen) or 'none'}){abbrev}")]
+                    note=f"{t.at} exists{via} and accepts every flag the recipe passes ({' '.join(seen) or 'none'}){abbrev}")
+            ] + changed
 
 
 def _flag_findings(t: _Target) -> tuple[list[Finding], set, list[str]]:
@@ -151,7 +167,7 @@ def _flag_findings(t: _Target) -> tuple[list[Finding], set, list[str]]:
             notes.append(how)
         if _outside_choices(arg, value):
             found.append(Finding(t.step, f"{flag} {value}", MISSING, expected=value, measured=list(arg["choices"]),
-                                 where=f"{t.rel}:{arg['line']}",
+                                 where=f"{t.src}:{arg['line']}",
                                  note=f"{t.at}:{arg['line']} accepts {flag} only with one of {list(arg['choices'])}; "
                                       f"the recipe passes {value!r}. What to do: pick one of those values in the recipe "
                                       "(an erratum), or pin the ref that accepted it."))
@@ -167,14 +183,14 @@ def _required(t: _Target, dests: set) -> list[Finding]:
     out, p = [], t.parser
     for a in {id(a): a for a in p["options"].values()}.values():
         if a["required"] and a["dest"] not in dests:
-            out.append(Finding(t.step, a["flags"][0], MISSING, expected=a["flags"][0], where=f"{t.rel}:{a['line']}",
+            out.append(Finding(t.step, a["flags"][0], MISSING, expected=a["flags"][0], where=f"{t.src}:{a['line']}",
                                note=f"{t.at}:{a['line']} makes {a['flags'][0]} required and the recipe does not pass "
                                     "it: argparse would stop before anything runs. What to do: add it to the recipe "
                                     "(an erratum), or pin the ref that did not need it."))
     for group in p["required_groups"]:
         if not any(p["options"][o]["dest"] in dests for o in group if o in p["options"]):
             line = p["options"][group[0]]["line"] if group[0] in p["options"] else p["line"]
-            out.append(Finding(t.step, " | ".join(group), MISSING, expected=" or ".join(group), where=f"{t.rel}:{line}",
+            out.append(Finding(t.step, " | ".join(group), MISSING, expected=" or ".join(group), where=f"{t.src}:{line}",
                                note=f"{t.at}:{line} requires one of {', '.join(group)} and the recipe passes none: "
                                     "argparse would stop before anything runs. What to do: pass one of them."))
     return out
@@ -225,11 +241,11 @@ def _closest(flag: str, options, cutoff: float = 0.6) -> list[str]:
 def _unknown_flag(t: _Target, flag: str, problem: str) -> Finding:
     options = t.parser["options"]
     if problem != "unknown":
-        return Finding(t.step, flag, MISSING, expected=flag, where=f"{t.rel}:{t.parser['line']}",
+        return Finding(t.step, flag, MISSING, expected=flag, where=f"{t.src}:{t.parser['line']}",
                        note=f"{t.at}: {flag} is not an option of its own, and as an abbreviation it is {problem}. "
                             "What to do: spell the option out in full in the recipe.")
     close = _closest(flag, options)
-    where = f"{t.rel}:{options[close[0]]['line']}" if close else f"{t.rel}:{t.parser['line']}"
+    where = f"{t.src}:{options[close[0]]['line']}" if close else f"{t.src}:{t.parser['line']}"
     dyn = (f" (the script also builds option names at run time, line {t.parser['dynamic'][0]}: check those by hand)"
            if t.parser["dynamic"] else "")
     spelled = (" argparse does not treat '-' and '_' as the same: the spelling must match exactly."

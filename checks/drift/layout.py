@@ -10,6 +10,11 @@ from checks.drift.argspec import argparse_spec
 from checks.findings import CHANGED, MISSING, Finding
 
 REPOS = {"modelopt": "Model-Optimizer", "bridge": "Megatron-Bridge"}
+UPSTREAM = {"/opt/Model-Optimizer/": "modelopt", "${MODELOPT_DIR}/": "modelopt", "/opt/Megatron-Bridge/": "bridge"}
+# Shell entry points whose options an upstream Python file declares. Megatron-Bridge >= 0.6.0: convert.sh execs
+# setup_conversion.py (v0.6.0 convert.sh:56), which parses with arguments.build_parser(include_execution=True)
+# (setup_conversion.py:27, :229). tests/test_frontdoor.py checks this against the v0.6.0 tree.
+ENTRY_POINTS = {("bridge", "scripts/conversion/convert.sh"): "scripts/conversion/arguments.py"}
 _SKIP_DIRS = {".git", "__pycache__", "node_modules", ".venv"}
 
 
@@ -65,17 +70,21 @@ def _where_it_went(p: Path, root: Path, all_files: list[Path]) -> tuple[list[str
     parent = root / p.parent
     if parent.is_symlink() and not parent.exists():
         hints.append(f"{p.parent.as_posix()} is a broken symlink (-> {parent.readlink().as_posix()})")
-    elif parent.is_dir():
+        return same, hints
+    dirs = sorted({f.parent.relative_to(root).as_posix() for f in all_files
+                   if f.parent.name == p.parent.name and f.parent != root / p.parent})
+    elsewhere = [f"{d}/ ({', '.join(sorted(f.name for f in (root / d).iterdir() if f.is_file())[:4])})" for d in dirs[:3]]
+    if parent.is_dir():
+        if elsewhere:  # where a moved script most likely went (Megatron-Bridge: examples/conversion -> scripts/conversion)
+            hints.append(f"a directory of the same name is elsewhere: {', '.join(elsewhere)}")
         beside = [f.name for f in parent.iterdir() if f.suffix == ".py"]
         close = difflib.get_close_matches(p.name, beside, n=3, cutoff=0.5)
         if close:
             hints.append(f"beside it: {', '.join(close)}")
     else:
         hints.append(f"{p.parent.as_posix()}/ does not exist")
-        dirs = sorted({f.parent.relative_to(root).as_posix() for f in all_files
-                       if f.parent.name == p.parent.name and f.parent != root / p.parent})
-        if dirs:
-            hints.append(f"a directory of the same name exists: {', '.join(d + '/' for d in dirs[:3])}")
+        if elsewhere:
+            hints.append(f"a directory of the same name exists: {', '.join(elsewhere)}")
     return same, hints
 
 
@@ -130,3 +139,14 @@ def _changed(step: str, rel: str, root: Path, a: dict, was_at: str, b: dict) -> 
                         f"{_show(a)}{later}. What to do: if the old behaviour matters, pass "
                         f"{flag} {b['default'] if b['literal'] else '<value>'} in the recipe (an erratum with a version range); "
                         "otherwise expect the change in the results (checks diff) and re-bless the goldens.")
+
+
+def shell_entry(words: list[str]) -> dict | None:
+    """`[bash] /opt/Megatron-Bridge/scripts/conversion/convert.sh export ...`: an upstream shell script in ENTRY_POINTS."""
+    i = 1 if words[:1] in (["bash"], ["sh"]) else 0
+    w = words[i] if len(words) > i else ""
+    prefix = next((p for p in UPSTREAM if w.startswith(p)), None)
+    if prefix is None or not w.endswith(".sh"):
+        return None
+    repo, rel = UPSTREAM[prefix], w[len(prefix):].lstrip("/")
+    return {"repo": repo, "path": rel, "script": w, "args": words[i + 1:], "parser": ENTRY_POINTS.get((repo, rel))}
