@@ -23,7 +23,7 @@ from checks.rundir import STEPS
 from checks.yamlio import YList, YMap
 
 TOL_KINDS = ("exact", "abs", "rel", "binomial", "at_most", "at_least")
-TOP_KEYS = ("profile", "sources", "diff", "include", "lineage")
+TOP_KEYS = ("profile", "sources", "diff", "include", "lineage", "relies_on")
 LINEAGE_KEYS = ("unit", "flag", "echoed", "names", "names_model", "only_flags", "output", "differs_from", "architecture_of",
                 "bf16_same_as", "optional")
 ENTRY_KEYS = ("path", "ratio", "mean_of", "expect", "by_gpu", "tol", "formats", "requires", "optional", "note", "xfail", "override")
@@ -90,6 +90,9 @@ class Goldens:
     diff: dict[str, Tolerance] = field(default_factory=dict)  # tolerances for `checks diff` extras
     includes: list[str] = field(default_factory=list)
     lineage: list[Lineage] = field(default_factory=list)
+    # "<script> <--flag>" -> ids ("step.id", globs allowed) of the goldens measured with that flag's default: a
+    # tool default the tutorial's command relies on. `checks drift --gate` judges them when the default changed.
+    relies_on: dict[str, list[str]] = field(default_factory=dict)
 
 
 def load(path: Path) -> Goldens:
@@ -116,6 +119,7 @@ def _from_doc(doc: object, path: Path, chain: tuple[str, ...]) -> Goldens:
     sources = yamlio.typed(doc, "sources", dict, "goldens file", default={})
     steps: dict[str, list[Golden]] = {}
     includes: list[str] = []
+    relies: dict[str, list[str]] = {}
     for inc in yamlio.typed(doc, "include", list, "goldens file", default=[]):
         inc = yamlio.mapping(inc, "include entry", doc.where("include"), required=("file", "steps"))
         other = path.parent / yamlio.typed(inc, "file", str, "include entry")
@@ -128,6 +132,10 @@ def _from_doc(doc: object, path: Path, chain: tuple[str, ...]) -> Goldens:
             steps.setdefault(step, []).extend(base.steps[step])
         includes.append(str(other))
         sources = {**base.sources, **sources}
+        for key, ids in base.relies_on.items():
+            kept = [i for i in ids if i.split(".", 1)[0] in wanted]
+            if kept:
+                relies.setdefault(key, []).extend(kept)
     for step in STEPS:
         if step not in doc:
             continue
@@ -157,7 +165,33 @@ def _from_doc(doc: object, path: Path, chain: tuple[str, ...]) -> Goldens:
     ids = [x.id for x in lineage]
     if len(ids) != len(set(ids)):
         raise CheckError("duplicate lineage ids", where=str(path), found=", ".join(sorted({i for i in ids if ids.count(i) > 1})))
-    return Goldens(str(path), profile, steps, dict(sources), diff, includes, lineage)
+    for key, ids in _relies_on(doc, steps).items():
+        relies.setdefault(key, []).extend(i for i in ids if i not in relies.get(key, []))
+    return Goldens(str(path), profile, steps, dict(sources), diff, includes, lineage, relies)
+
+
+def _relies_on(doc: YMap, steps: dict[str, list[Golden]]) -> dict[str, list[str]]:
+    """`relies_on: {"prune_minitron.py --prune_score_func": [prune.candidate_*_score, ...]}`: every pattern must
+    name a golden of this file (a misspelt one would silently never be judged)."""
+    from fnmatch import fnmatchcase
+
+    out: dict[str, list[str]] = {}
+    raw = yamlio.typed(doc, "relies_on", dict, "goldens file", default={}) or {}
+    for key, ids in raw.items():
+        where = doc["relies_on"].where(key)
+        if not (isinstance(key, str) and len(key.split()) == 2 and key.split()[1].startswith("--")):
+            raise CheckError("malformed `relies_on` key", where=where, expected="'<script file> <--flag>', e.g. "
+                             "'prune_minitron.py --prune_score_func'", found=repr(key))
+        if not (isinstance(ids, list) and ids and all(isinstance(i, str) and "." in i for i in ids)):
+            raise CheckError(f"malformed `relies_on` entry {key!r}", where=where,
+                             expected="a list of golden ids, 'step.id' (globs allowed: prune.candidate_*_score)")
+        for i in ids:
+            step, pat = i.split(".", 1)
+            if not any(fnmatchcase(g.id, pat) for g in steps.get(step, [])):
+                raise CheckError(f"`relies_on` names {i}, which matches no golden", where=where,
+                                 expected=f"ids of `{step}:` checks", hint="fix the id or the pattern")
+        out[key] = list(ids)
+    return out
 
 
 def _lineage(x: object, where: str) -> Lineage:

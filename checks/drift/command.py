@@ -158,15 +158,16 @@ def run(args: argparse.Namespace) -> int:
     if args.readme is not None and not args.flags_only:
         found += _readme_findings(args, paths, checkout)
         title += f" {args.readme}"
+    commands = _commands(args, paths) if checkout else {}
     if checkout:
-        found += _flag_findings(args, paths)
+        found += gate.judge_defaults(args, _flag_findings(args, paths))
         title += " flags in " + " + ".join(str(r) for r in (args.modelopt_root, args.bridge_root) if r)
-    found += gate.findings(args, _commands(args, paths) if checkout else {})
+    found += gate.findings(args, commands)
     if args.gate:
         title += " --gate"
     render.terminal(found, Console(), title, labels=("expected", "found"))
     if args.json:
-        render.write_json(args.json, found, _meta(args))
+        render.write_json(args.json, found, _meta(args, commands))
     return exit_code(found)
 
 
@@ -179,9 +180,20 @@ def _not_gating(f: Finding, why: str) -> Finding:
     return f
 
 
-def _meta(args: argparse.Namespace) -> dict:
+def _meta(args: argparse.Namespace, commands: dict[str, str]) -> dict:
+    from checks.drift.record import digest
+
     baseline = {k: str(v) for k, v in (("modelopt", args.baseline_modelopt_root), ("bridge", args.baseline_bridge_root)) if v}
-    return {"readme": str(args.readme) if args.readme else None,
+    return {"commands_sha256": {k: digest(v) for k, v in commands.items()}, "modelopt_ref": args.modelopt_ref or _kit_ref(args.modelopt_root),
+            "readme": str(args.readme) if args.readme else None,
             "modelopt_root": str(args.modelopt_root) if args.modelopt_root else None,
             "bridge_root": str(args.bridge_root) if args.bridge_root else None, "baseline": baseline,
             "commands": [str(c) for c in args.commands or []] or str(args.recipes), "gate": bool(args.gate)}
+
+
+def _kit_ref(root: Path | None) -> str | None:
+    """The ref a checkout was made at, as the image records it (.kit-ref: '<ref> <sha>')."""
+    try:
+        return (root / ".kit-ref").read_text().split()[0] if root is not None else None
+    except (OSError, IndexError):
+        return None

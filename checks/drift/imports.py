@@ -231,15 +231,18 @@ def check_script(step: str, repo: str, rel: str, source: str, packages: dict[str
     return out
 
 
-def _missing(step: str, repo: str, rel: str, imp: Import, why: str, pkg: Package, newer: list[Package]) -> Finding:
+def _missing(step: str, repo: str, rel: str, imp: Import, why: str, pkg: Package, newer) -> Finding:
+    """`newer`: the later versions to look in, in order (a list, or checks.drift.packages.Later, which fetches each
+    from the registry as it is reached): the first that has the name is named."""
     has = next((p.version for p in newer if resolve(imp, p) is None), None)
     what = f"from {imp.module} import {imp.name}" if imp.name else f"import {imp.module}"
-    first = (f"{pkg.dist} {has} has it" if has else
-             f"none of the later {pkg.dist} versions checked ({', '.join(p.version for p in newer)}) has it" if newer
+    looked = [p.version for p in newer]
+    first = (f"{pkg.dist} {has} is the first later version that has it" if has else
+             f"none of the later {pkg.dist} versions checked ({', '.join(looked)}) has it" if looked
              else "no later version was checked")
     return Finding(step, f"{rel}:{imp.line} {what}", MISSING, expected=f"{pkg.dist} {has}" if has else what,
                    measured=f"{pkg.dist} {pkg.version}", where=f"{repo}:{rel}:{imp.line}",
                    note=f"{repo}'s {rel}:{imp.line} does `{what}`, and the image's {pkg.dist} {pkg.version} has no such "
                         f"thing ({why}): the step would die at import, before its first line of work. {first}. "
                         f"What to do: pin a Model-Optimizer ref whose script matches {pkg.dist} {pkg.version}, or an "
-                        f"image whose {pkg.dist} provides it.")
+                        f"image whose {pkg.dist} provides it" + (f" ({has} or later)." if has else "."))
