@@ -384,3 +384,82 @@ def test_megatron_bridge_0_6_0_conversion(tmp_path):
     assert bad.status == "MISSING" and bad.where == "scripts/conversion/arguments.py:33"
     # the old script at v0.3.0 / v0.5.1 with the first expression: unchanged
     assert [f.status for f in flags({"convert": _convert("0.5.1").command}, None, UPSTREAM / "Megatron-Bridge" / "v0.5.1")] == ["SAME"]
+
+
+# ---- make gate, and the targets that run it first (the Makefile with the test doubles) ----
+
+def _yaml_at(tmp_path, ref):
+    """The fake checkout kit_env builds, with the tutorial's evaluator yaml as it is at `ref`."""
+    from kit_env import fake_modelopt
+
+    mo = tmp_path / "modelopt"
+    if not mo.exists():
+        fake_modelopt(mo)
+    (mo / evalcfg.EVAL_YAML).write_text((UPSTREAM / "Model-Optimizer" / ref / evalcfg.EVAL_YAML).read_text())
+
+
+def test_make_gate_alone_passes_the_faithful_plan_and_plan_shows_it(tmp_path):
+    from kit_env import make
+
+    p = make(tmp_path, "gate")
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    gate_json = json.loads((tmp_path / "runs" / "e2e" / "gate.json").read_text())
+    (d,) = [f for f in gate_json["findings"] if f["id"] == "launcher --dry-run"]
+    assert d["status"] == "SAME" and "nemo-evaluator-launcher 0.1.90" in d["note"]  # the double, as the step would run it
+    assert gate_json["modelopt_ref"] == "0.44.0" and "eval/iter_12800" in gate_json["commands_sha256"]
+    p = make(tmp_path, "plan", check=True)
+    assert "Before any step: make gate" in p.stdout and "last gate (MODELOPT_REF=0.44.0): passed" in p.stdout
+    help_ = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "  gate " in help_
+
+
+def test_reproduce_stops_at_the_front_door_before_any_step(tmp_path):
+    """The evaluator yaml of 0.45.0 cannot produce the goldens' avg-of-8 / avg-of-64 metrics: make reproduce stops at
+    the gate, naming them, and no step runs (the doubles record every call)."""
+    from kit_env import calls, make
+
+    _yaml_at(tmp_path, "0.45.0")
+    p = make(tmp_path, "reproduce")
+    assert p.returncode == 2 and calls(tmp_path) == [] and "Traceback" not in p.stdout + p.stderr
+    assert "MISSING" in p.stdout and "livecodebench_pass_at_1_avg-of-8_accuracy" in p.stdout
+    assert "Nothing was launched, no GPU time was spent" in p.stderr
+    assert not (tmp_path / "runs" / "e2e" / "data").exists()
+    p = make(tmp_path, "preflight")
+    assert p.returncode == 2 and "make gate: Model-Optimizer 0.44.0 will not run" in p.stderr
+    p = make(tmp_path, "plan", check=True)
+    assert "last gate (MODELOPT_REF=0.44.0): 2 problem(s): MISSING eval aime25_pass_at_1_avg-of-64" in p.stdout
+
+
+def test_each_step_holds_its_command_against_the_gate(tmp_path):
+    """A step whose unit the gate failed is refused by its own preflight; so is one whose command is not the one the
+    gate checked (another MODELOPT_REF); no gate at all is said, not refused; PREFLIGHT_SKIP=gate bypasses, saying so."""
+    from kit_env import calls, make
+
+    run = tmp_path / "runs" / "e2e"
+    p = make(tmp_path, "data")
+    assert p.returncode == 0 and "the front door (make gate) has not checked this run's commands" in p.stdout
+    assert make(tmp_path, "gate").returncode == 0
+    doc = json.loads((run / "gate.json").read_text())
+    doc["findings"].append({"step": "prune", "id": "--some_flag", "status": "MISSING", "note": "gone. What to do: x",
+                            "where": "examples/megatron_bridge/prune_minitron.py:99"})
+    (run / "gate.json").write_text(json.dumps(doc))
+    before = calls(tmp_path)
+    p = make(tmp_path, "prune")
+    assert p.returncode == 2 and calls(tmp_path) == before
+    assert "the front door found MISSING --some_flag at examples/megatron_bridge/prune_minitron.py:99: gone" in p.stderr
+    p = make(tmp_path, "prune", PREFLIGHT_SKIP="disk,gate")
+    assert p.returncode == 0 and "skipping the gate check (PREFLIGHT_SKIP)" in p.stdout
+    p = make(tmp_path, "quantize", MODELOPT_REF="0.45.0")  # --qformat mamba_moe_fp8_conservative there
+    assert p.returncode == 2 and "quantize/conservative's command is not the one `make gate` checked" in p.stderr
+    p = make(tmp_path, "reproduce", PREFLIGHT_SKIP="disk,gate", env_extra={"DOUBLE_FAIL_AT": "distill"})
+    assert "PREFLIGHT_SKIP=gate: the front door (make gate) is not checked" in p.stderr
+
+
+def test_make_gate_with_math500_dry_runs_both_launches(tmp_path):
+    from kit_env import make
+
+    p = make(tmp_path, "gate", MATH500="1")
+    assert p.returncode == 0, p.stdout[-3000:]
+    found = json.loads((tmp_path / "runs" / "e2e" / "gate.json").read_text())["findings"]
+    assert {f["id"]: f["status"] for f in found if "dry-run" in f["id"]} == {
+        "launcher --dry-run": "SAME", "launcher --dry-run nemo_evaluator_math500.yaml": "SAME"}

@@ -236,7 +236,7 @@ def _missing(step: str, repo: str, rel: str, imp: Import, why: str, pkg: Package
     from the registry as it is reached): the first that has the name is named."""
     has = next((p.version for p in newer if resolve(imp, p) is None), None)
     what = f"from {imp.module} import {imp.name}" if imp.name else f"import {imp.module}"
-    looked = [p.version for p in newer]
+    looked = [] if has else [p.version for p in newer]  # (iterating fetches: only when none had it)
     first = (f"{pkg.dist} {has} is the first later version that has it" if has else
              f"none of the later {pkg.dist} versions checked ({', '.join(looked)}) has it" if looked
              else "no later version was checked")
