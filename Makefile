@@ -16,6 +16,7 @@ HF_HOME       ?= $(HOME)/.cache/huggingface
 DATA_ROOT     ?= data
 MODELOPT_DIR  ?= /opt/Model-Optimizer
 BRIDGE_DIR    ?= /opt/Megatron-Bridge
+BASELINE_MODELOPT_DIR ?=
 MODELOPT_VERSION ?=
 NODES         ?=
 GPUS_PER_NODE ?=
@@ -66,7 +67,7 @@ $(KIT_READY): pyproject.toml
 	touch $@
 
 .PHONY: help image lock image-check data prune distill convert eval quantize bench-bf16 bench-fp8 bench \
-        steps reproduce check report plan test preflight regress drift demo drift-flags bench-parse
+        steps reproduce check report plan test preflight regress drift demo drift-flags gate bench-parse
 
 help: ## list the targets (this text)
 	@echo "Targets (variables: RUN=$(RUN) PROFILE=$(PROFILE) RUNNER=$(RUNNER) IMAGE=$(IMAGE) NODES GPUS_PER_NODE HF_HOME):"
@@ -93,7 +94,9 @@ bench-fp8: $(call stamps,$(UNITS_bench_fp8)) ## vllm bench throughput: pruned 7B
 bench: bench-bf16 bench-fp8 $(if $(filter 1,$(BENCH_EXTRA)),$(call stamps,$(UNITS_bench_extra))) ## both (BENCH_EXTRA=1: also 9B-FP8 and 12B)
 
 steps: $(call stamps,$(UNITS_all)) ## every step of PROFILE in order (no check)
-reproduce: steps ## every step in order, then `make check`
+reproduce: | $(KIT_READY) ## the front door (make gate), then every step in order, then `make check`
+	$(GATE_FIRST)
+	$(MAKE) --no-print-directory steps
 	$(MAKE) --no-print-directory check
 
 REGRESS_RUN ?= regress-$(PROFILE)-modelopt-$(MODELOPT_REF)
@@ -101,7 +104,7 @@ regress: | $(KIT_READY) ## MODELOPT_REF=<new> BASELINE=runs/<id> [PROFILE=tiny]:
 	@test -n "$(BASELINE)" || { echo "make regress: set BASELINE=runs/<id>, a finished run of PROFILE=$(PROFILE) with the old ModelOpt" >&2; exit 2; }
 	@test -f "$(BASELINE)/manifest.json" || { echo "make regress: BASELINE=$(BASELINE) is not a run directory (no manifest.json)" >&2; exit 2; }
 	$(if $(filter local,$(RUNNER)),@$(LOCAL_CHECKOUT),$(MAKE) --no-print-directory image)
-	$(MAKE) --no-print-directory drift-flags RUN=$(REGRESS_RUN)
+	$(MAKE) --no-print-directory gate RUN=$(REGRESS_RUN) BASELINE=$(BASELINE)
 	$(MAKE) --no-print-directory steps RUN=$(REGRESS_RUN)
 	@rc=0; \
 	$(PY) -m checks verify $(RUNS)/$(REGRESS_RUN) --expected expected/$(PROFILE).yaml --json $(RUNS)/$(REGRESS_RUN)/report.json || rc=$$?; \
@@ -122,7 +125,7 @@ drift-flags: | $(KIT_READY) ## before any GPU time: every script PROFILE's comma
 	@rc=0; $(IN_IMAGE) -m checks drift --flags-only --commands $(abspath $(RUN_DIR))/commands.json --modelopt-root $(MODELOPT_DIR) \
 	  $(if $(filter local,$(RUNNER)),$(if $(wildcard $(BRIDGE_DIR)),--bridge-root $(BRIDGE_DIR)),--bridge-root $(BRIDGE_DIR)) \
 	  --json $(abspath $(RUN_DIR))/drift.json || rc=$$?; \
-	[ $$rc -eq 0 ] || echo "make drift-flags: the commands rendered for Model-Optimizer $(MODELOPT_REF) (errata applied; $(RUN_DIR)/commands.json) call a script or pass a flag that the checkout at $(MODELOPT_DIR) does not have, or it could not be read (the MISSING/ERROR lines above; $(RUN_DIR)/drift.json). Nothing was launched. What to do: give the erratum a range for this version in recipes/errata.yaml, or check MODELOPT_REF / MODELOPT_DIR." >&2; \
+	[ $$rc -eq 0 ] || echo "make drift-flags: the commands rendered for Model-Optimizer $(MODELOPT_REF) (errata applied; $(RUN_DIR)/commands.json) call a script or pass a flag that the Model-Optimizer checkout at MODELOPT_DIR=$(MODELOPT_DIR) or the Megatron-Bridge checkout at BRIDGE_DIR=$(BRIDGE_DIR) does not have (each MISSING line names its repository and file), or it could not be read (the MISSING/ERROR lines above; $(RUN_DIR)/drift.json). Nothing was launched. What to do: give the erratum a range for this version in recipes/errata.yaml, or check MODELOPT_REF / MODELOPT_DIR." >&2; \
 	exit $$rc
 
 drift: | $(KIT_READY) ## compare recipes/ with the tutorial README of the image's Model-Optimizer (MODELOPT_REF)
@@ -144,8 +147,36 @@ demo: | $(KIT_READY) ## a first look without a GPU: verify, diff and the HTML re
 plan: | $(KIT_READY) ## print each step's command, resources and GPU-hours (nothing runs)
 	$(KIT) plan
 
-preflight: | $(KIT_READY) ## check what every step of the profile needs, without running anything
+preflight: | $(KIT_READY) ## the front door (make gate), then what every step of the profile needs, without running anything
+	$(GATE_FIRST)
 	@rc=0; for u in $(UNITS_all); do $(KIT) preflight $$u || rc=2; done; exit $$rc
+
+# ---- the front door: before any GPU time, will MODELOPT_REF run PROFILE's commands as the kit renders them? ----
+# `checks drift --gate` where the steps will run (in the image for RUNNER=docker; here for local, inside the image,
+# and slurm, on the login node): every script exists and takes its flags, every name it imports from the pinned
+# Megatron-Bridge / megatron-core exists (their wheels from the registry, cached in GATE_PACKAGES, never installed),
+# each eval golden names a metric the evaluator yaml at the ref produces, and the launcher's own --dry-run accepts
+# the eval launch (the launcher the step runs: on PATH, else .envs/launcher). With BASELINE=runs/<id> (make regress),
+# the defaults the commands rely on are compared with the baseline's checkout. Findings: runs/<RUN>/gate.json,
+# which each step's preflight holds its command against. PREFLIGHT_SKIP=gate skips it (said, never silently).
+GATE_PACKAGES ?= $(RUN_DIR)/gate-packages
+GATE_FETCH    ?= 1
+GATE_LAUNCHER ?= $(if $(filter docker,$(RUNNER)),nemo-evaluator-launcher,$(or $(shell command -v nemo-evaluator-launcher 2>/dev/null),$(CURDIR)/.envs/launcher/bin/nemo-evaluator-launcher))
+GATE_IN        = $(if $(filter docker,$(RUNNER)),$(IN_IMAGE),$(PY))
+GATE_BRIDGE    = $(if $(filter docker,$(RUNNER)),--bridge-root $(BRIDGE_DIR),$(if $(wildcard $(BRIDGE_DIR)),--bridge-root $(BRIDGE_DIR)))
+comma := ,
+GATE_FIRST     = $(if $(filter gate,$(subst $(comma), ,$(PREFLIGHT_SKIP))),@echo "make: PREFLIGHT_SKIP=gate: the front door (make gate) is not checked" >&2,$(MAKE) --no-print-directory gate)
+
+gate: | $(KIT_READY) ## the front door, no GPU: will MODELOPT_REF run PROFILE's commands? (scripts, flags, imports, eval goldens, launcher dry-run)
+	@mkdir -p $(RUN_DIR)
+	$(KIT) commands > $(RUN_DIR)/commands.json.tmp && mv $(RUN_DIR)/commands.json.tmp $(RUN_DIR)/commands.json
+	@base=(); $(if $(BASELINE),b=$$($(PY) scripts/baseline_checkout.py $(BASELINE) $(abspath $(RUN_DIR))/baseline-checkout $(BASELINE_MODELOPT_DIR)) || exit 2; \
+	if [[ $$b == SKIP:* ]]; then base=(--baseline-skip "$${b#SKIP:}"); else base=(--baseline-modelopt-root "$$b"); fi;) \
+	rc=0; $(GATE_IN) -m checks drift --gate --modelopt-ref $(MODELOPT_REF) --commands $(abspath $(RUN_DIR))/commands.json --modelopt-root $(MODELOPT_DIR) \
+	  $(GATE_BRIDGE) --expected expected/$(PROFILE).yaml --packages $(abspath $(GATE_PACKAGES)) $(if $(filter 1,$(GATE_FETCH)),--fetch) \
+	  --launcher $(GATE_LAUNCHER) "$${base[@]}" --json $(abspath $(RUN_DIR))/gate.json || rc=$$?; \
+	[ $$rc -eq 0 ] || echo "make gate: Model-Optimizer $(MODELOPT_REF) will not run PROFILE=$(PROFILE)'s commands as rendered ($(RUN_DIR)/commands.json): the MISSING, FAIL, CHANGED or ERROR lines above, in the words of the check that found them ($(RUN_DIR)/gate.json). Nothing was launched, no GPU time was spent. What to do: what each line says (an erratum with a version range in recipes/errata.yaml, goldens re-blessed for this version, another MODELOPT_REF), then make gate again." >&2; \
+	exit $$rc
 
 bench-parse: | $(KIT_READY) ## time `checks verify --step distill` on a generated log against a line scan (SIZE=1GiB)
 	$(PY) scripts/bench_parse.py --size $(or $(SIZE),1GiB) --repeats $(or $(REPEATS),3)

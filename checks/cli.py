@@ -55,21 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--into", type=Path, required=True, help="the goldens file to update, e.g. expected/tiny.yaml")
     pb.add_argument("--step", action="append", choices=STEPS)
     pb.add_argument("--yes", action="store_true", help="write without asking (for scripts)")
-    pr = sub.add_parser("drift", help="compare recipes with the tutorial README at a Model-Optimizer ref, and check "
-                                      "in a checkout that the scripts they call exist and accept their flags")
-    pr.add_argument("--readme", type=Path, help="the tutorial's README.md at the ref (not needed with --flags-only)")
-    pr.add_argument("--recipes", type=Path, default=Path("recipes/tutorial"), help="recipe directory (default: %(default)s)")
-    pr.add_argument("--commands", type=Path, action="append", metavar="FILE",
-                    help="check these commands' flags instead of the recipes' as written (e.g. rendered with errata): "
-                         "JSON {name: command}, or a shell script (a step's command.sh is named after its directory); repeatable")
-    pr.add_argument("--modelopt-root", type=Path, metavar="DIR",
-                    help="a Model-Optimizer checkout at the ref: check that the scripts exist and accept every flag passed")
-    pr.add_argument("--bridge-root", type=Path, metavar="DIR", help="a Megatron-Bridge checkout, likewise")
-    pr.add_argument("--baseline-modelopt-root", type=Path, metavar="DIR",
-                    help="an older Model-Optimizer checkout: also report changed defaults the recipes rely on")
-    pr.add_argument("--baseline-bridge-root", type=Path, metavar="DIR", help="an older Megatron-Bridge checkout, likewise")
-    pr.add_argument("--flags-only", action="store_true", help="only the scripts and flags check: no README comparison")
-    pr.add_argument("--json", type=Path, metavar="FILE")
+    from checks.drift import command as drift_command
+
+    drift_command.add_parser(sub)
     pw = sub.add_parser("watch", help="judge a running step as its log grows, project its end, apply the stop policy")
     pw.add_argument("run_dir", type=Path)
     pw.add_argument("--step", default=None, metavar="STEP",
@@ -167,88 +155,9 @@ def cmd_bless(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from checks import drift
-    from checks.recipes import as_tutorial, compared_with_readme, recipe_command
+    from checks.drift import command
 
-    for opt in ("modelopt_root", "bridge_root", "baseline_modelopt_root", "baseline_bridge_root"):
-        d = getattr(args, opt)
-        if d is not None and not d.is_dir():
-            raise CheckError(f"--{opt.replace('_', '-')} is not a directory", where=str(d),
-                             hint="pass the top directory of the checkout (e.g. /opt/Model-Optimizer)")
-    checkout = args.modelopt_root is not None or args.bridge_root is not None
-    if args.flags_only and not checkout:
-        raise CheckError("checks drift --flags-only needs a checkout to check the recipes against",
-                         expected="--modelopt-root DIR and/or --bridge-root DIR")
-    if not args.flags_only and args.readme is None:
-        raise CheckError("checks drift needs the tutorial's README", expected="--readme README.md",
-                         hint="pass the README.md of examples/pruning/minitron/NVIDIA-Nemotron-Nano-9B-v2 at the ref, "
-                              "or --flags-only with --modelopt-root/--bridge-root to check only scripts and flags")
-    paths = sorted(args.recipes.glob("*.sh"))
-    if not paths and (not args.flags_only or not args.commands):
-        raise CheckError("no recipes found", where=str(args.recipes), expected="recipes/tutorial/*.sh")
-    found, title = [], "checks drift"
-    if not args.flags_only:
-        if not args.readme.is_file():
-            raise CheckError("tutorial README not found", where=str(args.readme),
-                             hint="pass the README.md of examples/pruning/minitron/NVIDIA-Nemotron-Nano-9B-v2 at the ref")
-        recipes = {p.stem: as_tutorial(p) for p in paths if compared_with_readme(p)}
-        markdown = args.readme.read_text(encoding="utf-8", errors="replace")
-        found = drift.compare(recipes, markdown)
-        title += f" {args.readme}"
-        if checkout:  # scripts the README itself names that the checkout lacks (distill_minitron.py at every ref)
-            for f in drift.missing_paths(drift.blocks(markdown), args.modelopt_root, args.bridge_root):
-                f.step, f.note = "README", f"the README names it; {f.note}"
-                found.append(f)
-    if checkout:
-        if args.commands:
-            commands: dict[str, str] = {}
-            for f in args.commands:
-                try:
-                    commands.update(drift.read_commands(f))
-                except (OSError, ValueError) as e:
-                    raise CheckError("cannot read commands", where=str(f), found=str(e),
-                                     expected="JSON {name: command} or a shell script") from None
-        else:
-            commands = {p.stem: recipe_command(p) for p in paths}
-        baseline = {k: v for k, v in (("modelopt", args.baseline_modelopt_root), ("bridge", args.baseline_bridge_root)) if v}
-        flagged = drift.flags(commands, args.modelopt_root, args.bridge_root, baseline)
-        errata = args.recipes.parent / "errata.yaml"
-        if not args.commands and errata.is_file():  # the recipes as written: say where an erratum rewrites a path
-            finds = _errata_finds(errata)
-            for f in flagged:
-                if f.status == "MISSING" and "/" in f.id and any(f.id in x for x in finds):
-                    f.note += (f" ({errata} rewrites this path for some versions: to check what will run, pass the "
-                               "commands rendered with errata, --commands FILE)")
-        found += flagged
-        title += " flags in " + " + ".join(str(r) for r in (args.modelopt_root, args.bridge_root) if r)
-    render.terminal(found, Console(), title, labels=("expected", "found"))
-    if args.json:
-        render.write_json(args.json, found, {"readme": str(args.readme) if args.readme else None,
-                                             "modelopt_root": str(args.modelopt_root) if args.modelopt_root else None,
-                                             "bridge_root": str(args.bridge_root) if args.bridge_root else None,
-                                             "baseline": {k: str(v) for k, v in baseline.items()} if checkout else {},
-                                             "commands": [str(c) for c in args.commands or []] or str(args.recipes)})
-    return exit_code(found)
-
-
-def _errata_finds(path: Path) -> list[str]:
-    """Every `find:` text of the errata file (any schema), to tell which recipe paths an erratum rewrites."""
-    import yaml
-
-    def walk(x: object):
-        if isinstance(x, dict):
-            if isinstance(x.get("find"), str):
-                yield x["find"]
-            for v in x.values():
-                yield from walk(v)
-        elif isinstance(x, list):
-            for v in x:
-                yield from walk(v)
-
-    try:
-        return list(walk(yaml.safe_load(path.read_text(encoding="utf-8"))))
-    except (OSError, yaml.YAMLError):
-        return []
+    return command.run(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

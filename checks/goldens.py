@@ -26,7 +26,7 @@ from checks.errors import CheckError
 from checks.yamlio import YList, YMap
 
 TOL_KINDS = ("exact", "abs", "rel", "binomial", "at_most", "at_least")
-TOP_KEYS = ("profile", "sources", "diff", "include", "lineage")
+TOP_KEYS = ("profile", "sources", "diff", "include", "lineage", "relies_on")
 LINEAGE_KEYS = ("unit", "flag", "echoed", "names", "names_model", "only_flags", "output", "differs_from", "architecture_of",
                 "bf16_same_as", "optional")
 ENTRY_KEYS = ("path", "ratio", "mean_of", "expect", "by_gpu", "tol", "formats", "requires", "optional", "note", "xfail", "override")
@@ -99,6 +99,9 @@ class Goldens:
     diff: dict[str, Tolerance] = field(default_factory=dict)  # tolerances for `checks diff` extras
     includes: list[str] = field(default_factory=list)
     lineage: list[Lineage] = field(default_factory=list)
+    # "<script> <--flag>" -> ids ("step.id", globs allowed) of the goldens measured with that flag's default: a
+    # tool default the tutorial's command relies on. `checks drift --gate` judges them when the default changed.
+    relies_on: dict[str, list[str]] = field(default_factory=dict)
 
 
 def load(path: Path) -> Goldens:
@@ -124,7 +127,7 @@ def _from_doc(doc: object, path: Path, chain: tuple[str, ...]) -> Goldens:
     doc = yamlio.mapping(doc, "goldens file", str(path), required=("schema",), allowed=TOP_KEYS + sections)
     profile = yamlio.typed(doc, "profile", str, "goldens file", default=path.stem)
     sources = yamlio.typed(doc, "sources", dict, "goldens file", default={})
-    steps, includes, sources = _includes(doc, path, chain, sources)
+    steps, includes, sources, relies = _includes(doc, path, chain, sources)
     own: list[Golden] = []
     for step in sections:
         if step not in doc:
@@ -144,15 +147,18 @@ def _from_doc(doc: object, path: Path, chain: tuple[str, ...]) -> Goldens:
     ids = [x.id for x in lineage]
     if len(ids) != len(set(ids)):
         raise CheckError("duplicate lineage ids", where=str(path), found=", ".join(sorted({i for i in ids if ids.count(i) > 1})))
-    out = Goldens(str(path), profile, steps, dict(sources), diff, includes, lineage)
+    for key, ids in _relies_on(doc, steps).items():
+        relies.setdefault(key, []).extend(i for i in ids if i not in relies.get(key, []))
+    out = Goldens(str(path), profile, steps, dict(sources), diff, includes, lineage, relies)
     goldenschema.check(out, own, doc)
     return out
 
 
-def _includes(doc: YMap, path: Path, chain: tuple[str, ...], sources: dict) -> tuple[dict, list[str], dict]:
+def _includes(doc: YMap, path: Path, chain: tuple[str, ...], sources: dict) -> tuple[dict, list[str], dict, dict]:
     """The sections `include:` takes from other goldens files (each loaded and checked on its own)."""
     steps: dict[str, list[Golden]] = {}
     includes: list[str] = []
+    relies: dict[str, list[str]] = {}
     for inc in yamlio.typed(doc, "include", list, "goldens file", default=[]):
         inc = yamlio.mapping(inc, "include entry", doc.where("include"), required=("file", "steps"))
         other = path.parent / yamlio.typed(inc, "file", str, "include entry")
@@ -165,7 +171,11 @@ def _includes(doc: YMap, path: Path, chain: tuple[str, ...], sources: dict) -> t
             steps.setdefault(step, []).extend(base.steps[step])
         includes.append(str(other))
         sources = {**base.sources, **sources}
-    return steps, includes, sources
+        for key, ids in base.relies_on.items():
+            kept = [i for i in ids if i.split(".", 1)[0] in wanted]
+            if kept:
+                relies.setdefault(key, []).extend(kept)
+    return steps, includes, sources, relies
 
 
 def _unique_ids(step: str, gs: list[Golden]) -> None:
@@ -181,6 +191,30 @@ def _unique_ids(step: str, gs: list[Golden]) -> None:
         if bad:
             raise CheckError(f"check {step}.{g.id} averages checks that are not plain checks of `{step}:`",
                              where=g.where, found=", ".join(bad))
+
+
+def _relies_on(doc: YMap, steps: dict[str, list[Golden]]) -> dict[str, list[str]]:
+    """`relies_on: {"prune_minitron.py --prune_score_func": [prune.candidate_*_score, ...]}`: every pattern must
+    name a golden of this file (a misspelt one would silently never be judged)."""
+    from fnmatch import fnmatchcase
+
+    out: dict[str, list[str]] = {}
+    raw = yamlio.typed(doc, "relies_on", dict, "goldens file", default={}) or {}
+    for key, ids in raw.items():
+        where = doc["relies_on"].where(key)
+        if not (isinstance(key, str) and len(key.split()) == 2 and key.split()[1].startswith("--")):
+            raise CheckError("malformed `relies_on` key", where=where, expected="'<script file> <--flag>', e.g. "
+                             "'prune_minitron.py --prune_score_func'", found=repr(key))
+        if not (isinstance(ids, list) and ids and all(isinstance(i, str) and "." in i for i in ids)):
+            raise CheckError(f"malformed `relies_on` entry {key!r}", where=where,
+                             expected="a list of golden ids, 'step.id' (globs allowed: prune.candidate_*_score)")
+        for i in ids:
+            step, pat = i.split(".", 1)
+            if not any(fnmatchcase(g.id, pat) for g in steps.get(step, [])):
+                raise CheckError(f"`relies_on` names {i}, which matches no golden", where=where,
+                                 expected=f"ids of `{step}:` checks", hint="fix the id or the pattern")
+        out[key] = list(ids)
+    return out
 
 
 def _lineage(x: object, where: str) -> Lineage:

@@ -118,7 +118,22 @@ def main() -> int:
     return subprocess.call(argv)
 
 
+def ref_or_exit(argv: list[str]) -> None:
+    """`build` (and `check`) of a MODELOPT_REF the refs data does not have as a tag or commit stops here, before
+    Docker is asked anything: a PyPI-only version, a branch, an unknown name (scripts/kitlib/refs.py)."""
+    from checks.errors import CheckError
+    from kitlib import refs
+
+    if argv[:1] in (["build"], ["check"]) and "--modelopt-ref" in argv:
+        try:
+            refs.check(argv[argv.index("--modelopt-ref") + 1], "docker")
+        except CheckError as e:
+            print(f"image: {e.render()}", file=sys.stderr)
+            sys.exit(2)
+
+
 if __name__ == "__main__":
+    ref_or_exit(sys.argv[1:])
     if not shutil.which("docker") and "--dry-run" not in sys.argv:
         print("image: no docker CLI on PATH; install Docker (https://docs.docker.com/engine/install/)", file=sys.stderr)
         sys.exit(2)

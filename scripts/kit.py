@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from checks import rundir  # noqa: E402
 from checks.errors import CheckError  # noqa: E402
-from kitlib import manifest, preflight, profile, runner  # noqa: E402
+from kitlib import manifest, preflight, profile, refs, runner  # noqa: E402
 from kitlib.plan import plan  # noqa: E402
 from kitlib.render import render  # noqa: E402
 from kitlib.versions import component_versions, pins  # noqa: E402
@@ -108,6 +108,9 @@ def validate(a: argparse.Namespace) -> None:
     if a.runner not in RUNNERS:
         raise CheckError(f"RUNNER={a.runner!r} is unknown", expected=" | ".join(RUNNERS),
                          hint="docker (default), slurm on a login node, local inside the image")
+    # MODELOPT_REF against the refs data (recipes/upstream-refs.yaml): unknown refs, and for the image runners
+    # PyPI-only versions and branches, stop here, before anything is planned, built or launched.
+    a.modelopt_ref_resolved = refs.check(a.modelopt_ref or pins()["MODELOPT_REF"], a.runner)
     a.nodes = _positive(a.nodes, "NODES")
     a.gpus_per_node = _positive(a.gpus_per_node, "GPUS_PER_NODE")
     a.bench_repeats = _positive(a.bench_repeats, "BENCH_REPEATS") or 1
@@ -140,7 +143,7 @@ def dispatch(a: argparse.Namespace) -> int:
         chosen = [profile.find(units, n) for n in a.units] if a.units else units
         rows = [(u, render(u, ctx, versions, multinode=multinode and u.nodes > 1),
                  (cfg.run_dir / u.name / rundir.STAMP).exists()) for u in chosen]
-        print(plan(rows, a.profile, run_dir=cfg.run_dir))
+        print(plan(rows, a.profile, run_dir=cfg.run_dir, modelopt=refs.describe(a.modelopt_ref_resolved)))
         return 0
     unit = profile.find(units, a.unit)
     if a.cmd == "render":
@@ -164,7 +167,8 @@ def dispatch(a: argparse.Namespace) -> int:
         if a.cmd == "preflight":
             print(f"kit: preflight for {unit.name}: ok")
             return 0
-    manifest.start(cfg.run_dir, cfg.run_id, a.profile, a.runner, a.image)
+    manifest.start(cfg.run_dir, cfg.run_id, a.profile, a.runner, a.image,
+                   checkouts={"modelopt": str(Path(ctx["MODELOPT_DIR"]).resolve()) if a.runner == "local" else ctx["MODELOPT_DIR"]})
     return 1 if runner.run_unit(cfg, unit) else 0
 
 

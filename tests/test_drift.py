@@ -121,17 +121,22 @@ def by_step(findings) -> dict[str, list]:
 
 def test_fixtures_are_what_provenance_says():
     """Each fixture holds its extract at the upstream line numbers (header line 1, blank padding), and
-    PROVENANCE.md names it with its commit; the 0.46.0 examples/llm_ptq is a real symlink to hf_ptq."""
+    PROVENANCE.md names it with its commit; the 0.46.0 examples/llm_ptq is a real symlink to hf_ptq. distill.py
+    extracts hold two ranges: the imports (checks.drift.imports reads them) and the argparse section."""
+    import re
+
     prov = (UPSTREAM / "PROVENANCE.md").read_text()
-    files = sorted(p for p in UPSTREAM.rglob("*.py"))
-    assert len(files) == 15
+    files = sorted(p for p in UPSTREAM.rglob("*.py") if p.relative_to(UPSTREAM).parts[0] != "packages")
+    assert len(files) == 17
     for f in files:
         repo, ref, *path = f.relative_to(UPSTREAM).parts
         lines = f.read_text().split("\n")
         head = lines[0]
-        start = int(head.split(" lines ")[1].split("-")[0])
-        assert head.startswith("# NVIDIA") and f" {ref} (" in head and "/".join(path) in head, f
-        assert all(not l for l in lines[1:start - 1]) and lines[start - 1].strip(), f
+        ranges = [(int(a), int(b)) for a, b in re.findall(r"(\d+)-(\d+) ?(?:\(|,)", head.split(" lines ")[1])]
+        assert ranges and head.startswith("# NVIDIA") and f" {ref} (" in head and "/".join(path) in head, f
+        kept = {n for a, b in ranges for n in range(a, b + 1)}
+        assert all(not line for n, line in enumerate(lines[1:], 2) if n not in kept and n <= ranges[-1][1]), f
+        assert all(lines[a - 1].strip() for a, _ in ranges), f
         assert f"| {ref} |" in prov and "/".join(path) in prov and head.split("(")[1].split(")")[0] in prov, f
     link = mo("0.46.0") / "examples" / "llm_ptq"
     assert link.is_symlink() and os.readlink(link) == "hf_ptq"
@@ -232,14 +237,15 @@ def test_changed_default_not_reported_when_the_recipe_passes_the_flag():
         == [("SAME", "examples/llm_ptq/hf_ptq.py")]
     untouched = tiny.replace("--calib_size 32 \\\n", "")
     assert [(f.status, f.id) for f in drift.flags({"quantize": untouched}, mo("0.45.0"), None, baseline={"modelopt": mo("0.44.0")})] \
-        == [("CHANGED", "--calib_size")]
+        == [("SAME", "examples/llm_ptq/hf_ptq.py"), ("CHANGED", "--calib_size")]  # every flag accepted; a default moved
 
 
 def test_changed_default_found_through_the_moved_script():
     """Baseline 0.44.0 has hf_ptq.py under examples/llm_ptq/, main under examples/hf_ptq/: the only file of that
     name in the baseline is compared."""
     cmd = tutorial()["quantize"].replace("examples/llm_ptq/", "examples/hf_ptq/")
-    (c,) = drift.flags({"quantize": cmd}, mo("main"), None, baseline={"modelopt": mo("0.44.0")})
+    ok, c = drift.flags({"quantize": cmd}, mo("main"), None, baseline={"modelopt": mo("0.44.0")})
+    assert (ok.status, ok.id) == ("SAME", "examples/hf_ptq/hf_ptq.py")
     assert (c.status, c.id, c.expected, c.measured, c.where) == ("CHANGED", "--calib_size", "512", "1024", "examples/hf_ptq/hf_ptq.py:1371")
 
 

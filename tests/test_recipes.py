@@ -136,8 +136,12 @@ def test_a_version_no_range_covers_stops_before_launch_naming_the_erratum(tmp_pa
     assert "MODELOPT_VERSION" in e.value.render()
     assert "hf_ptq-dir" in render(unit, ctx, component_versions("main", "0.47.0")).deviations[0]["expression"]
     convert = kprofile.find(kprofile.load("full", ctx), "convert")
-    with pytest.raises(CheckError, match="convert-megatron-iteration-padding has no expression for Megatron-Bridge 0.6.0"):
-        render(convert, ctx, {**V44, "megatron_bridge": "0.6.0"})
+    with pytest.raises(CheckError, match="convert-megatron-iteration-padding has no expression for Megatron-Bridge 0.2.0"):
+        render(convert, ctx, {**V44, "megatron_bridge": "0.2.0"})
+    # from Megatron-Bridge 0.6.0 the same export runs through scripts/conversion/convert.sh (tests/test_frontdoor.py)
+    cmd = render(convert, ctx, {**V44, "megatron_bridge": "0.6.0"}).command
+    assert cmd.startswith("/opt/Megatron-Bridge/scripts/conversion/convert.sh export --device gpu --gpus-per-node 1 ")
+    assert "/checkpoints/iter_0012800 " in cmd and "convert_checkpoints.py" not in cmd
 
 
 @pytest.mark.parametrize("bad,needle", [

@@ -118,23 +118,33 @@ def test_regress_dry_run_per_version(tmp_path, ref):
     (tmp_path / "base" / "manifest.json").write_text("{}")
     script, qformat, _ = FP8[ref]
     run = f"regress-tiny-modelopt-{ref}"
-    p = make(tmp_path, "-n", "regress", f"BASELINE={tmp_path / 'base'}", PROFILE="tiny", MODELOPT_REF=ref, RUNNER="docker",
-             check=True)
-    out = p.stdout
-    order = [out.index(s) for s in (f"scripts/image.py build --image nemotron-repro:modelopt-{ref} --modelopt-ref {ref}",
-                                    f" commands > {tmp_path}/runs/{run}/commands.json.tmp",
-                                    f"nemotron-repro:modelopt-{ref} python3 -m checks drift --flags-only --commands "
-                                    f"{tmp_path}/runs/{run}/commands.json",
-                                    "# data runs: ", " step data", "# bench/tiny-fp8 runs: ", "checks verify", "checks diff ")]
-    assert order == sorted(order)  # image, then the flag check, then the steps, then the judges
-    shown = {line.split()[1]: line.split(" runs: ", 1)[1] for line in out.splitlines() if line.startswith("# ") and " runs: " in line}
-    assert tuple(shown) == TINY_UNITS
-    assert f"python /opt/Model-Optimizer/{script} " in shown["quantize"] and qformat in shown["quantize"]
-    assert "[patch " not in shown["quantize"] and "kit: " not in out + p.stderr
-    # RUNNER=local: this environment is the image; nothing is built, the checkout is named instead
+    if ref == "0.47.0":
+        # a release on PyPI with no git tag: the image cannot check it out, and says so before Docker is asked
+        p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'base'}", PROFILE="tiny", MODELOPT_REF=ref, RUNNER="docker")
+        assert p.returncode == 2 and "MODELOPT_REF=0.47.0 is a release of nvidia-modelopt on PyPI, not a tag" in p.stderr
+        assert "Traceback" not in p.stderr and not (tmp_path / "runs" / run).exists()
+    else:
+        p = make(tmp_path, "-n", "regress", f"BASELINE={tmp_path / 'base'}", PROFILE="tiny", MODELOPT_REF=ref,
+                 RUNNER="docker", check=True)
+        out = p.stdout
+        order = [out.index(s) for s in (f"scripts/image.py build --image nemotron-repro:modelopt-{ref} --modelopt-ref {ref}",
+                                        f" commands > {tmp_path}/runs/{run}/commands.json.tmp",
+                                        f"nemotron-repro:modelopt-{ref} python3 -m checks drift --gate --modelopt-ref {ref} "
+                                        f"--commands {tmp_path}/runs/{run}/commands.json",
+                                        "# data runs: ", " step data", "# bench/tiny-fp8 runs: ", "checks verify", "checks diff ")]
+        assert order == sorted(order)  # image, then the front door (make gate), then the steps, then the judges
+        shown = {line.split()[1]: line.split(" runs: ", 1)[1] for line in out.splitlines()
+                 if line.startswith("# ") and " runs: " in line}
+        assert tuple(shown) == TINY_UNITS
+        assert f"python /opt/Model-Optimizer/{script} " in shown["quantize"] and qformat in shown["quantize"]
+        assert "[patch " not in shown["quantize"] and "kit: " not in out + p.stderr
+    # RUNNER=local: this environment is the image; nothing is built, the checkout is named instead (0.47.0 too)
     p = make(tmp_path, "-n", "regress", f"BASELINE={tmp_path / 'base'}", PROFILE="tiny", MODELOPT_REF=ref, check=True)
     assert "image.py build" not in p.stdout and "RUNNER=local runs in this environment: no image is built" in p.stdout
-    assert ".venv/bin/python -m checks drift --flags-only" in p.stdout
+    assert f".venv/bin/python -m checks drift --gate --modelopt-ref {ref}" in p.stdout
+    shown = {line.split()[1]: line.split(" runs: ", 1)[1] for line in p.stdout.splitlines()
+             if line.startswith("# ") and " runs: " in line}
+    assert f"python /opt/Model-Optimizer/{script} " in shown["quantize"] and "kit: " not in p.stdout + p.stderr
 
 
 def test_drift_flags_stops_regress_before_anything_launches(tmp_path):
@@ -148,9 +158,10 @@ def test_drift_flags_stops_regress_before_anything_launches(tmp_path):
     p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'base'}", **v)
     assert p.returncode == 2 and calls(tmp_path) == []  # make: a sub-make failed
     assert "MISSING" in p.stdout and "examples/llm_ptq/hf_ptq.py" in p.stdout
-    assert "Nothing was launched. What to do: give the erratum a range for this version in recipes/errata.yaml" in p.stderr
+    assert "make gate: Model-Optimizer 0.45.0 will not run PROFILE=tiny's commands" in p.stderr
+    assert "Nothing was launched, no GPU time was spent. What to do:" in p.stderr
     assert "Traceback" not in p.stdout + p.stderr
-    drift = json.loads((tmp_path / "runs" / "regress-tiny-modelopt-0.45.0" / "drift.json").read_text())
+    drift = json.loads((tmp_path / "runs" / "regress-tiny-modelopt-0.45.0" / "gate.json").read_text())
     assert {f["status"] for f in drift["findings"] if f["step"] == "quantize"} == {"MISSING"}
     assert not (tmp_path / "runs" / "regress-tiny-modelopt-0.45.0" / "data").exists()
 
@@ -161,34 +172,55 @@ def test_drift_flags_stops_regress_before_anything_launches(tmp_path):
     assert "holds Model-Optimizer 0.46.0" in p.stderr and "not MODELOPT_REF=0.45.0: nothing was launched" in p.stderr
 
 
-def test_regress_end_to_end_with_doubles_0_44_baseline_0_46_candidate(tmp_path):
-    """The tiny tier at ModelOpt 0.44.0 (the kit's patch of hf_ptq.py), then `make regress` at 0.46.0 (the
-    --qformat flag on examples/hf_ptq/): flag check, every step, verify and diff. The doubles write the same
-    checkpoints either way, so the verdict must be: nothing changed."""
+def test_regress_end_to_end_with_doubles_0_44_baseline_0_45_candidate(tmp_path):
+    """The tiny tier at ModelOpt 0.44.0 (the kit's patch of hf_ptq.py), then `make regress` at 0.45.0 (the
+    --qformat flag): the front door (flags, distill.py's imports against Megatron-Bridge 0.3.0, the defaults against
+    the baseline's checkout), every step, verify and diff. The doubles write the same checkpoints either way, so the
+    verdict must be: nothing changed; the changed default is shown."""
     p = make(tmp_path, "steps", RUN="base", **at(tmp_path, "0.44.0"))
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "[kit] patch quantize-fp8-conservative" in (tmp_path / "runs/base/quantize/step.log").read_text()
+    assert json.loads((tmp_path / "runs/base/manifest.json").read_text())["checkouts"]["modelopt"] == str(tmp_path / "modelopt-0.44.0")
     base_calls = calls(tmp_path)
-    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'runs' / 'base'}", **at(tmp_path, "0.46.0"))
+    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'runs' / 'base'}", **at(tmp_path, "0.45.0"))
     out = p.stdout + p.stderr
     assert "Traceback" not in out
-    run = tmp_path / "runs" / "regress-tiny-modelopt-0.46.0"
-    drift = json.loads((run / "drift.json").read_text())
-    assert {(f["step"], f["status"]) for f in drift["findings"]} == {
-        ("prune", "SAME"), ("distill", "SAME"), ("convert", "SAME"), ("quantize", "SAME")}
+    run = tmp_path / "runs" / "regress-tiny-modelopt-0.45.0"
+    gate = {(f["step"], f["id"]): f for f in json.loads((run / "gate.json").read_text())["findings"]}
+    assert {k[0] for k, f in gate.items() if f["status"] == "SAME" and " " not in k[1].strip("./")} >= {"prune", "distill", "quantize"}
+    assert not [k for k, f in gate.items() if f["status"] in ("MISSING", "FAIL", "CHANGED", "ERROR")], gate
+    assert gate[("distill", "examples/megatron_bridge/distill.py imports megatron.bridge")]["status"] == "SAME"
+    score = gate[("prune", "--prune_score_func")]  # compared with the baseline's checkout; no tiny golden relies on it
+    assert score["status"] == "DIFFERS" and (score["expected"], score["measured"]) == ("mmlu_10pct", "mmlu_10pct_bs1")
     assert out.index("checks drift flags in") < out.index("step data")  # checked before anything launched
     assert calls(tmp_path)[len(base_calls):] == base_calls  # every step ran again
     assert all((run / u / ".done").is_file() for u in TINY_UNITS)
     cmd = json.loads((run / "manifest.json").read_text())["steps"]["quantize"]["command"]
-    assert "examples/hf_ptq/hf_ptq.py" in cmd and "--qformat mamba_moe_fp8_conservative" in cmd
+    assert "examples/llm_ptq/hf_ptq.py" in cmd and "--qformat mamba_moe_fp8_conservative" in cmd
     diff = json.loads((run / "diff.json").read_text())
     judged = [f for f in diff["findings"] if f["status"] != "DIFFERS"]  # DIFFERS: shown (versions, commands), never judged
-    assert [f for f in judged if f["status"] != "SAME"] == []  # the doubles' tiny runs at 0.44.0 and 0.46.0 agree
+    assert [f for f in judged if f["status"] != "SAME"] == []  # the doubles' tiny runs at 0.44.0 and 0.45.0 agree
     assert sum(f["status"] == "SAME" for f in judged) >= 40
     assert {f["id"] for f in judged if f["step"] == "quantize"} >= {"layout_mlp_up_proj", "layout_mamba_in_proj", "quant_algo"}
     report = json.loads((run / "report.json").read_text())
     assert report["summary"]["FAIL"] == report["summary"]["ERROR"] == 0
     assert p.returncode == 0, out[-3000:]
+
+
+def test_regress_to_0_46_stops_at_the_import_before_any_step(tmp_path):
+    """At 0.46.0 every flag is accepted, but distill.py:43 imports ValidationConfig, which the image's Megatron-Bridge
+    0.3.0 lacks: the front door says so, naming the line and the first version that has it, and nothing runs."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "manifest.json").write_text("{}")
+    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'base'}", **at(tmp_path, "0.46.0"))
+    assert p.returncode == 2 and calls(tmp_path) == [] and "Traceback" not in p.stdout + p.stderr
+    gate = json.loads((tmp_path / "runs" / "regress-tiny-modelopt-0.46.0" / "gate.json").read_text())["findings"]
+    (m,) = [f for f in gate if f["status"] == "MISSING"]
+    assert m["id"] == "examples/megatron_bridge/distill.py:43 from megatron.bridge.training.config import ValidationConfig"
+    assert m["expected"] == "megatron-bridge 0.4.0" and m["where"] == "Model-Optimizer:examples/megatron_bridge/distill.py:43"
+    assert "MISSING" in p.stdout and "make gate: Model-Optimizer 0.46.0 will not run" in p.stderr
+    skip = [f for f in gate if f["step"] == "defaults"]  # the baseline names no checkout: said, not silently absent
+    assert skip and skip[0]["status"] == "SKIP" and "BASELINE_MODELOPT_DIR" in skip[0]["note"]
 
 
 def test_prune_quant_bench_end_to_end_with_doubles(tmp_path):

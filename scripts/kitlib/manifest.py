@@ -54,7 +54,8 @@ def image_info(image: str) -> dict:
     return info
 
 
-def start(run_dir: Path, run_id: str, profile: str, runner: str, image: str | None) -> None:
+def start(run_dir: Path, run_id: str, profile: str, runner: str, image: str | None,
+          checkouts: dict[str, str] | None = None) -> None:
     with updating(run_dir) as m:
         m.setdefault("schema", 1)
         m.setdefault("run_id", run_id)
@@ -66,6 +67,8 @@ def start(run_dir: Path, run_id: str, profile: str, runner: str, image: str | No
         m["runner"] = runner
         if image and runner in ("docker", "slurm"):
             m["image"] = image_info(image)
+        if checkouts:  # where the upstream scripts were (make regress compares a later run's defaults with them)
+            m["checkouts"] = checkouts
 
 
 def record_step(run_dir: Path, unit: str, meta: dict, env: dict | None) -> None:

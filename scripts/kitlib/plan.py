@@ -36,10 +36,17 @@ def measured(run_dir: Path, u: Unit) -> tuple[str, float, float] | None:
     return line, left, pm
 
 
-def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, run_dir: Path | None = None) -> str:
+def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, run_dir: Path | None = None,
+         modelopt: str | None = None) -> str:
     """units: (unit, rendered command, already done); run_dir: where started steps' logs are measured.
     Each command is one line, never wrapped: what is printed can be copied and pasted into a shell."""
-    out = [f"Plan for PROFILE={profile} ({len(units)} steps). GPU-hours = nodes x GPUs x hours.", ""]
+    from checks.drift.record import last_gate
+
+    out = [f"Plan for PROFILE={profile} ({len(units)} steps). GPU-hours = nodes x GPUs x hours."]
+    if modelopt:
+        out.append(f"Model-Optimizer: {modelopt}")
+    out += [f"Before any step: make gate (the front door, no GPU: scripts and flags, imports, eval goldens, the "
+            f"launcher's --dry-run); {last_gate(run_dir) if run_dir is not None else 'not run'}", ""]
     total = todo = extra = 0.0
     todo_measured, measured_any = 0.0, False
     for u, r, done in units:

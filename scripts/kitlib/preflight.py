@@ -45,7 +45,7 @@ def gpus() -> list[str]:
     return [l.strip() for l in out.splitlines() if l.strip()] if code == 0 else []
 
 
-CHECKS = ("engine", "gpus", "hf_token", "inputs", "disk")
+CHECKS = ("engine", "gpus", "hf_token", "inputs", "disk", "gate")
 
 
 def problems(cfg: Config, unit: Unit, units: list[Unit], skip: set[str] = frozenset()) -> list[str]:
@@ -98,6 +98,7 @@ def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[s
             elif bad := stamp_problems(sdir):
                 inputs.append(f"{unit.name} needs what {d.name} wrote, but {'; '.join(bad)}: restore it, or delete "
                               f"{sdir / STAMP} to run {d.name} again")
+    found["gate"] += _gate(cfg, unit)
     where = cfg.run_dir if kit.writes_under == "RUN_DIR" else Path(cfg.ctx[kit.writes_under])
     free = shutil.disk_usage(_existing(where)).free / 2**30
     if free < unit.disk_gib:
@@ -110,3 +111,18 @@ def _existing(p: Path) -> Path:
     while not p.exists():
         p = p.parent
     return p
+
+
+def _gate(cfg: Config, unit: Unit) -> list[str]:
+    """The front door's verdict on this unit's command (runs/<RUN>/gate.json, written by `make gate`, which
+    make reproduce, regress and preflight run first): its failing findings for this unit stop it, and so does a
+    command other than the one the gate checked. A run no gate has checked is said, not stopped (a step target
+    run on its own, e.g. on a node without the launcher)."""
+    from checks.drift.record import step_problems
+    from kitlib.render import render
+
+    command = render(unit, cfg.ctx, cfg.versions, multinode=cfg.runner == "slurm" and unit.nodes > 1).command
+    problems, note = step_problems(cfg.run_dir, unit.name, unit.step, command)
+    if note:
+        print(f"[kit] preflight: note: {note}")
+    return problems

@@ -19,13 +19,18 @@ def load_errata() -> list[Erratum]:
     return errata_mod.load(ERRATA)
 
 
-def apply_errata(unit: Unit, command: str, errata: list[Erratum], versions: dict[str, str | None]) -> tuple[str, list[dict]]:
+def apply_errata(unit: Unit, command: str, errata: list[Erratum], versions: dict[str, str | None],
+                 addition=None) -> tuple[str, list[dict]]:
     """Apply the unit's errata, each in the expression its versions call for. Every command edit's `find`
     must occur exactly once, or the recipe and the errata have drifted apart and the step must not run.
+    `addition`: a kit addition's recipe instead of the unit's own; only errata that name it apply to it.
     Returns the command and the deviations (what was applied, why, and for which versions)."""
-    recipe = unit.recipe.relative_to(ROOT / "recipes").as_posix()
+    path = addition or unit.recipe
+    recipe = path.relative_to(ROOT / "recipes").as_posix()
     applied = []
     for e in errata_mod.applicable(errata, unit.step, recipe):
+        if addition is not None and e.recipe is None:
+            continue
         x = e.select(versions)
         dev = {"id": e.id, "kind": x.kind, "reason": e.reason, "expression": x.name, "versions": x.describe(),
                "edits": [{"find": f, "replace": r} for f, r in x.edits]}
@@ -37,7 +42,7 @@ def apply_errata(unit: Unit, command: str, errata: list[Erratum], versions: dict
             for find, replace in x.edits:
                 n = command.count(find)
                 if n != 1:
-                    raise CheckError(f"erratum {e.id} ({x.name}): expected exactly one {find!r} in {unit.recipe.name}, found {n}",
+                    raise CheckError(f"erratum {e.id} ({x.name}): expected exactly one {find!r} in {path.name}, found {n}",
                                      where=x.where, hint="the recipe changed: update recipes/errata.yaml")
                 command = command.replace(find, replace)
         applied.append(dev)
@@ -91,9 +96,11 @@ def render(unit: Unit, ctx: dict[str, str], versions: dict[str, str | None], err
         if "file" in d:
             d["file"] = expand(d["file"], ctx)
     for extra in unit.additions:
-        command += "\n" + recipe_command(extra)
+        extra_command, extra_errata = apply_errata(unit, recipe_command(extra), errata, versions, addition=extra)
+        command += "\n" + extra_command
         deviations.append({"id": f"addition-{extra.stem.replace('_', '-')}", "kind": "addition",
                            "reason": " ".join(line.lstrip("# ").strip() for line in header(extra))})
+        deviations += extra_errata
     if unit.repeats > 1:
         n = unit.repeats
         command = (f"for kit_repeat in $(seq 1 {n}); do\necho \"[kit] bench repeat $kit_repeat of {n}\"\n"

@@ -229,7 +229,47 @@ def vllm(argv: list[str]) -> int:
     return 0
 
 
+DRY_RUN = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "nemo-evaluator" / "launcher-0.1.90_dry-run.txt"
+
+
+def launcher_dry_run(argv: list[str]) -> int:
+    """`run --config C -o ... --dry-run` as 0.1.90 answers it where the kit depends on it: every env var value of
+    the config (after the -o overrides) needs a host:/lit: prefix, and every host: variable must be set; the lines
+    printed are the real ones (DRY_RUN, with the variable's name put in)."""
+    import yaml
+
+    real = DRY_RUN.read_text().split("\n")
+    doc = yaml.safe_load(Path(arg(argv, "--config")).read_text())
+    for i, a in enumerate(argv):
+        if a == "-o" and "env_vars." in argv[i + 1]:
+            path, value = argv[i + 1].split("=", 1)
+            node = doc
+            keys = path.split(".")
+            for k in keys[:-1]:
+                node = node[int(k)] if isinstance(node, list) else node.setdefault(k, {})
+            node[keys[-1]] = value
+    ev = doc.get("evaluation", {})
+    blocks = [ev.get("env_vars") or {}, (doc.get("deployment") or {}).get("env_vars") or {}]
+    blocks += [t.get("env_vars") or {} for t in ev.get("tasks", []) if isinstance(t, dict)]
+    for block in blocks:
+        for name, value in block.items():
+            if not str(value).startswith(("host:", "lit:")):
+                print(real[0].replace("HF_TOKEN", str(value)), flush=True)
+                print(real[1].replace("HF_TOKEN", str(value)), file=sys.stderr, flush=True)
+                return 1
+            if str(value).startswith("host:") and value[5:] not in os.environ:
+                print(real[2].replace("JUDGE_API_KEY", value[5:]), flush=True)
+                return 1
+    print(real[4], flush=True)
+    return 0
+
+
 def launcher(argv: list[str]) -> int:
+    if argv == ["--version"]:
+        print(DRY_RUN.read_text().split("\n")[3], flush=True)
+        return 0
+    if "--dry-run" in argv:
+        return launcher_dry_run(argv)
     called("eval")
     maybe_fail("eval")
     out = Path(os.environ["SLURM_JOB_DIR"])
