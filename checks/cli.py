@@ -16,6 +16,7 @@ from checks.errors import CheckError
 from checks.findings import exit_code, summary
 from checks.run import Run, load_path
 from checks.rundir import write_atomic
+from checks.stdout import PipeSafe
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,11 +75,88 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--expected", type=Path, action="append", default=None, metavar="FILE",
                     help="goldens files to list (default: every file of the kit's expected/)")
     pl.add_argument("--json", type=Path, metavar="FILE")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = ("exit codes: 0 every check passes (SKIP and XFAIL allowed), 1 a check failed, 2 bad input or ERROR;\n"
+                "each command's own: checks COMMAND --help")
+    for name, sp in sub.choices.items():  # every subcommand: what it does, an example, and its exit codes
+        text, exits = _HELP[name]
+        sp.formatter_class = argparse.RawDescriptionHelpFormatter
+        sp.description = text
+        sp.epilog = "exit codes:\n" + "\n".join(f"  {code}  {what}" for code, what in exits)
     return p
 
 
+_HELP = {
+    "parse": ("Print one step's parsed record as JSON: the values the checks read, the log format that matched\n"
+              "and where each value was found (file:line). Judges nothing.\n"
+              "  e.g. checks parse prune runs/full/prune/step.log",
+              [(0, "the record was printed"),
+               (2, "bad input: no such path, a log in no format the parser knows, an unreadable file")]),
+    "verify": ("Judge a run directory against goldens (expected/<profile>.yaml): every value with its tolerance\n"
+               "and source, plus the run's structure and provenance. Prints one line per check.\n"
+               "  e.g. checks verify runs/full --expected expected/full.yaml --json runs/full/report.json",
+               [(0, "every check passes (SKIP and XFAIL allowed)"), (1, "a check FAILed, or an XFAIL passed (XPASS)"),
+                (2, "ERROR (a missing or unparseable log, an unknown log format) or bad input")]),
+    "report": ("Write the verdicts of `checks verify` as one HTML page, with plots: loss curves, throughput and\n"
+               "memory against the tutorial's table, eval scores within their bands.\n"
+               "  e.g. checks report runs/full --html runs/full/report.html",
+               [(0, "every check passes"), (1, "a check failed (the page is written all the same)"),
+                (2, "ERROR or bad input")]),
+    "diff": ("Compare two runs value by value, each within its golden's tolerance, and show every other parsed\n"
+             "field, version, flag and erratum that differs (DIFFERS: shown, never failing).\n"
+             "  e.g. checks diff runs/tiny runs/regress-tiny-modelopt-0.46.0",
+             [(0, "no judged value changed beyond its tolerance"), (1, "a judged value changed (CHANGED)"),
+              (2, "bad input or a run that cannot be read")]),
+    "bless": ("Make a complete, clean run's values the new goldens: keeps every tolerance, records the run as the\n"
+              "source, shows the YAML diff and asks before writing (--yes for scripts).\n"
+              "  e.g. checks bless runs/tiny --into expected/tiny.yaml",
+              [(0, "written, or nothing to write"), (1, "not confirmed at the prompt: nothing written"),
+               (2, "an incomplete or unclean run, no --yes without a terminal, or bad input: nothing written")]),
+    "drift": ("Compare recipes/tutorial/ with the command blocks of the tutorial's README at a Model-Optimizer ref,\n"
+              "and (with --modelopt-root/--bridge-root) check that every script the commands call exists there and\n"
+              "accepts every flag passed.\n"
+              "  e.g. checks drift --flags-only --commands runs/x/commands.json --modelopt-root /opt/Model-Optimizer",
+              [(0, "no drift"), (1, "a block changed, a script is missing or a flag is not accepted"),
+               (2, "bad input: no README, no checkout, unreadable commands")]),
+    "list-rules": ("List every rule the kit judges by: each goldens file's checks, lineage, completion and watch\n"
+                   "policies (data), and the registered Python rules, with where each lives and its source.\n"
+                   "  e.g. checks list-rules --expected expected/full.yaml",
+                   [(0, "listed"), (2, "bad input: an unreadable or invalid goldens file")]),
+    "watch": ("Judge a running step as its log grows (distillation, bench): the checks decided so far, the\n"
+              "projected end, and the profile's stop policy (`watch:`); with --once one update.\n"
+              "  e.g. checks watch runs/full --step distill --once",
+              [(0, "the step finished healthy (with --once: healthy so far)"),
+               (1, "the policy says stop, or a decided check failed"),
+               (2, "bad input: no such run, an unreadable policy or goldens file, no log yet with --once")]),
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{version('nemotron-repro-checks')} (nemotron-repro-checks)"
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed: pip install -e .)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    real = sys.stdout
+    out = sys.stdout = real if isinstance(real, PipeSafe) else PipeSafe(real)
+    try:
+        return _main(argv, out)
+    finally:
+        out.flush()
+        sys.stdout = real
+
+
+def _main(argv: list[str] | None, out: PipeSafe) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version, a usage error: their code, even when stdout is a closed pipe
+        out.flush()
+        return e.code if isinstance(e.code, int) else 2
     err = Console(stderr=True)
     try:
         return {"parse": cmd_parse, "verify": cmd_verify, "diff": cmd_diff, "bless": cmd_bless,

@@ -95,8 +95,10 @@ class Run:
         """Read the manifest now; steps are read when first asked for. CheckError if PATH is no directory."""
         run = cls(path)
         if not run.path.is_dir():
-            raise CheckError(f"no such directory: {run.path}", expected="a run directory (runs/<id>)",
-                             hint="run `make reproduce` or pass an existing runs/<id>")
+            raise CheckError(f"not a directory: {run.path}" if run.path.exists() else f"no such directory: {run.path}",
+                             expected="a run directory (runs/<id>)", found="a file" if run.path.is_file() else None,
+                             hint="pass the run's directory (runs/<id>), not a file in it" if run.path.exists()
+                             else "run `make reproduce` or pass an existing runs/<id>")
         run.refresh()
         return run
 
@@ -178,7 +180,7 @@ class Run:
     def lines(self, path: Path, scan: tuple | None = None) -> Iterator[logread.Line]:
         """A log's lines, numbered and cleaned, named by their path in the run; `scan` = (needles, blocks): only the
         lines a parser of a large log reads (logread.scan)."""
-        src = self.rel(path)
+        src = _nonempty(path, self.rel(path))
         return logread.scan(path, *scan, src=src) if scan else logread.lines(path, src)
 
     def json(self, path: Path, what: str) -> object:
@@ -267,7 +269,7 @@ def load_path(step_name: str, path: Path):
         if step.parse is None:
             raise CheckError(f"{step_name} is judged from its output directory, not a log", where=str(path),
                              hint=f"pass RUN_DIR/{step_name}")
-        return step.parse(logread.lines(path), str(path))
+        return step.parse(logread.lines(path), _nonempty(path, str(path)))
     if path.name == step_name:
         return step.load(Run(path.parent), path)
     if not step.variants:
@@ -277,6 +279,14 @@ def load_path(step_name: str, path: Path):
     setattr(rec, step.variants, {k: v for k, v in getattr(rec, step.variants).items() if k == path.name})
     rec.errors = {k: v for k, v in rec.errors.items() if k == f"{step.variants}.{path.name}"}
     return rec
+
+
+def _nonempty(log: Path, src: str) -> str:
+    """An empty log is its own error, not "format not recognised": there is nothing to recognise."""
+    if log.is_file() and log.stat().st_size == 0:
+        raise CheckError("log file is empty", where=src, expected="the step's combined output, as the runner tees it",
+                         found="0 bytes", hint="the step printed nothing or its log was lost: rerun the step")
+    return src
 
 
 def asdict(record: object) -> dict:

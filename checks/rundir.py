@@ -90,12 +90,34 @@ def write_atomic(path: Path, text: str) -> None:
     import tempfile
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as e:
+        raise CheckError(f"cannot write {path}", where=str(path.parent), found=e.strerror or type(e).__name__,
+                         hint="pass a file path in a directory you can write") from None
+    try:
+        os.fchmod(fd, _mode(path))  # mkstemp makes 0600; the file gets the mode any other write would give it
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckError(f"cannot write {path}", where=str(path), found=e.strerror or type(e).__name__,
+                         expected="a file path (not a directory) that can be written",
+                         hint="pass another file path") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode(path: Path) -> int:
+    """The mode of the file being replaced, else 0666 less the umask (as open() would create it)."""
+    import os
+
+    try:
+        return Path(path).stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask

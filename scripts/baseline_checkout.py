@@ -79,6 +79,9 @@ def _fill(m: dict, base: Path, dst: Path, given: Path | None, ran: str) -> str |
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
     if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2

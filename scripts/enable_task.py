@@ -28,8 +28,16 @@ def uncomment(text: str, task: str) -> str:
 
 
 def main() -> None:
+    if len(sys.argv) != 3 or sys.argv[1].startswith("-"):
+        sys.stderr.write(__doc__.split("\n\n")[1] + "\n")  # the usage line
+        raise SystemExit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)
     path, task = sys.argv[1:3]
-    doc = yaml.safe_load(uncomment(open(path).read(), task))
+    try:
+        text = open(path).read()
+    except OSError as e:
+        print(f"enable_task: cannot read {path}: {e.strerror}; expected the tutorial's nemo_evaluator.yaml", file=sys.stderr)
+        raise SystemExit(2) from None
+    doc = yaml.safe_load(uncomment(text, task))
     tasks = [t for t in doc["evaluation"]["tasks"] if isinstance(t, dict) and t.get("name") == task]
     if len(tasks) != 1:
         raise SystemExit(f"enable_task: expected one task {task!r} after uncommenting, found {len(tasks)}")

@@ -33,6 +33,7 @@ def build() -> argparse.ArgumentParser:
     p.add_argument("--hf-home", default=os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface")))
     p.add_argument("--data-root", type=Path, default=Path("data"))
     p.add_argument("--modelopt-dir", default="/opt/Model-Optimizer")
+    p.add_argument("--bridge-dir", default="/opt/Megatron-Bridge", help="BRIDGE_DIR: the Megatron-Bridge checkout")
     p.add_argument("--nodes", default=None)
     p.add_argument("--gpus-per-node", default=None)
     p.add_argument("--modelopt-ref", default=None, help="default: MODELOPT_REF in versions.env")
@@ -44,6 +45,7 @@ def build() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="WATCH=1: judge the step as it runs; stop it per the profile's `watch:`")
     p.add_argument("--enable", action="append", default=[], help="an opt-in kit addition, e.g. MATH500")
     p.add_argument("--bench-repeats", default=None, help="BENCH_REPEATS: run each bench command N times")
+    p.add_argument("--model", default=None, help="MODEL: the checkpoint a profile with `model:` (one-gpu) benchmarks")
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("render", "step", "preflight", "show"):
         s = sub.add_parser(name)
@@ -54,6 +56,8 @@ def build() -> argparse.ArgumentParser:
     pl.add_argument("units", nargs="*")
     sub.add_parser("units").add_argument("--group", default=None)
     sub.add_parser("mk", help="make rules for this profile's steps (included by the Makefile)")
+    sub.add_parser("baseline", help="BASELINE of `make regress`: a finished, clean run of this profile?").add_argument(
+        "path", type=Path)
     sub.add_parser("commands", help="every step's command as rendered (errata applied), JSON {step: command}, "
                                     "for `checks drift --flags-only --commands`")
     return p
@@ -114,11 +118,24 @@ def validate(a: argparse.Namespace) -> None:
     a.nodes = _positive(a.nodes, "NODES")
     a.gpus_per_node = _positive(a.gpus_per_node, "GPUS_PER_NODE")
     a.bench_repeats = _positive(a.bench_repeats, "BENCH_REPEATS") or 1
+    skip = {x.strip() for x in os.environ.get("PREFLIGHT_SKIP", "").split(",") if x.strip()}
+    if skip - set(preflight.CHECKS):
+        raise CheckError(f"PREFLIGHT_SKIP={','.join(sorted(skip - set(preflight.CHECKS)))}: expected any of "
+                         f"{','.join(preflight.CHECKS)}", hint="e.g. PREFLIGHT_SKIP=disk,hf_token")
 
 
 def dispatch(a: argparse.Namespace) -> int:
     validate(a)
-    extra = {k: v for k, v in (("SLURM_HOST", a.slurm_host), ("SLURM_ACCOUNT", a.slurm_account)) if v}
+    extra = {k: v for k, v in (("SLURM_HOST", a.slurm_host), ("SLURM_ACCOUNT", a.slurm_account),
+                               ("BRIDGE_DIR", a.bridge_dir)) if v}
+    if "model" in profile.read(a.profile):  # one-gpu: MODEL names the checkpoint and the table rows it is judged as
+        from kitlib import model
+
+        extra.update(model.resolve(a.model))
+    elif a.model:
+        raise CheckError(f"MODEL={a.model} is for benchmarking a checkpoint you have (PROFILE=one-gpu), not for "
+                         f"PROFILE={a.profile}", hint=f"leave PROFILE unset with MODEL (make bench MODEL={a.model}), "
+                                                      "or leave MODEL unset")
     ctx = profile.context(a.run_dir, a.data_root, a.modelopt_dir, extra)
     unknown = set(a.enable) - set(profile.OPT_IN)
     if unknown:
@@ -131,6 +148,19 @@ def dispatch(a: argparse.Namespace) -> int:
     multinode = a.runner == "slurm"
     if a.cmd == "units":
         print(" ".join(u.name for u in units if a.group is None or u.group == a.group or u.step == a.group))
+        return 0
+    if a.cmd == "baseline":
+        from kitlib import baseline
+
+        found = baseline.problems(a.path, a.profile, units)
+        if found:
+            print(f"make regress: BASELINE={a.path} cannot be the baseline; nothing was launched:", file=sys.stderr)
+            for f in found:
+                print(f"  - {f}", file=sys.stderr)
+            print("  what to do: pass BASELINE=runs/<id>, a run of PROFILE="
+                  f"{a.profile} whose every step finished and whose `make check` has no ERROR (`checks verify` shows why)",
+                  file=sys.stderr)
+            return 2
         return 0
     if a.cmd == "mk":
         print(make_rules(a.profile, units))
@@ -150,13 +180,10 @@ def dispatch(a: argparse.Namespace) -> int:
         sys.stdout.write(render(unit, ctx, versions, multinode=multinode and unit.nodes > 1).script)
         return 0
     if a.cmd == "show":
-        print(render(unit, ctx, versions, multinode=multinode and unit.nodes > 1).oneline())
+        print(render(unit, ctx, versions, multinode=multinode and unit.nodes > 1).shown())
         return 0
     if a.cmd == "preflight" or (a.cmd == "step" and not a.no_preflight):
-        skip = {x.strip() for x in os.environ.get("PREFLIGHT_SKIP", "").split(",") if x.strip()}
-        unknown = skip - set(preflight.CHECKS)
-        if unknown:
-            raise CheckError(f"PREFLIGHT_SKIP={','.join(sorted(unknown))}: expected any of {','.join(preflight.CHECKS)}")
+        skip = {x.strip() for x in os.environ.get("PREFLIGHT_SKIP", "").split(",") if x.strip()}  # checked in validate
         found = preflight.problems(cfg, unit, units, skip)
         if found:
             print(f"kit: preflight for {unit.name} (RUNNER={a.runner}) found {len(found)} problem(s); nothing was launched:",

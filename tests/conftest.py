@@ -59,12 +59,46 @@ def goldens():
     return g.load(EXPECTED)
 
 
+# Whole suites that walk every file, value or attack: slow by nature (README "Development"). Single slow tests carry
+# @pytest.mark.slow where they are defined.
+SLOW_MODULES = {"test_attacks.py", "test_mutations.py", "test_fuzz.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 def record_mutation(kind: str, caught: bool) -> None:
     MUTATIONS["tried"] += 1
     MUTATIONS["caught"] += int(caught)
     k = MUTATIONS["by_kind"].setdefault(kind, [0, 0])
     k[0] += 1
     k[1] += int(caught)
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist each worker counts its own mutations: hand them to the controller."""
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["mutations"] = MUTATIONS
+
+
+try:
+    import xdist  # noqa: F401  (its hook below exists only with it)
+except ImportError:
+    pass
+else:
+    def pytest_testnodedown(node, error):
+        got = getattr(node, "workeroutput", {}).get("mutations")
+        if got:
+            MUTATIONS["tried"] += got["tried"]
+            MUTATIONS["caught"] += got["caught"]
+            for kind, (t, c) in got["by_kind"].items():
+                k = MUTATIONS["by_kind"].setdefault(kind, [0, 0])
+                k[0] += t
+                k[1] += c
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLES = ROOT / "tests" / "doubles" / "bin"
+SITE = ROOT / "tests" / "doubles" / "site"  # stand-ins for packages the image has installed (see its modules)
 SECRET = "hf_TopSecretToken123"
 PACKAGES = ROOT / "tests" / "fixtures" / "upstream" / "packages"
 
@@ -35,15 +36,30 @@ def fake_modelopt(d: Path) -> Path:
     return d
 
 
+def fake_bridge(d: Path) -> Path:
+    """The Megatron-Bridge script the recipes call (the python double runs in its place)."""
+    script = d / "examples/conversion/convert_checkpoints.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text("# placeholder\n")
+    return d
+
+
+def pythonpath() -> str:
+    return os.pathsep.join([str(SITE)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+
+
 def make_command(tmp: Path, *targets: str, env_extra: dict | None = None, **variables: str) -> tuple[list[str], dict]:
     """`make TARGETS` against a throwaway run under tmp, with the doubles on PATH: (argv, environment)."""
-    env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "API_KEY": "sk-AlsoSecret99",
+    env = {**os.environ, "PATH": path(), "PYTHONPATH": pythonpath(), "HF_TOKEN": SECRET, "API_KEY": "sk-AlsoSecret99",
            "DOUBLE_CALLS": str(tmp / "calls.log"), "KIT_KEEP_POLL_S": "0.01", "DOUBLE_SLEEP": "0.05",
            "MODELOPT_DIR": str(tmp / "modelopt"), "PREFLIGHT_SKIP": "disk", **(env_extra or {})}
     if not (tmp / "modelopt").exists():
         fake_modelopt(tmp / "modelopt")
     # the gate's import check reads the trimmed wheel extracts shipped with the tests, never the registry
+    if not (tmp / "bridge").exists():
+        fake_bridge(tmp / "bridge")
     args = dict(RUNNER="local", RUNS=str(tmp / "runs"), RUN="e2e", MODELOPT_DIR=str(tmp / "modelopt"),
+                BRIDGE_DIR=str(tmp / "bridge"),
                 DATA_ROOT=str(tmp / "data"), HF_HOME=str(tmp / "hf"), NODES="1", SLURM_HOST="login1",
                 SLURM_ACCOUNT="acct", GATE_FETCH="0", GATE_PACKAGES=str(PACKAGES))
     args.update(variables)
@@ -67,9 +83,12 @@ def kit(tmp: Path, *args: str, runner: str = "local", env_extra: dict | None = N
 
     if not (tmp / "modelopt").exists():
         fake_modelopt(tmp / "modelopt")
-    env = {**os.environ, "PATH": path(), "HF_TOKEN": SECRET, "DOUBLE_CALLS": str(tmp / "calls.log"),
-           "PREFLIGHT_SKIP": "disk", **(env_extra or {})}
+    if not (tmp / "bridge").exists():
+        fake_bridge(tmp / "bridge")
+    env = {**os.environ, "PATH": path(), "PYTHONPATH": pythonpath(), "HF_TOKEN": SECRET,
+           "DOUBLE_CALLS": str(tmp / "calls.log"), "PREFLIGHT_SKIP": "disk", **(env_extra or {})}
     argv = [sys.executable, "scripts/kit.py", "--run-dir", str(tmp / "runs" / runner), "--runner", runner,
-            "--pyxis", "0", "--modelopt-dir", str(tmp / "modelopt"), "--data-root", str(tmp / "data"),
+            "--pyxis", "0", "--modelopt-dir", str(tmp / "modelopt"), "--bridge-dir", str(tmp / "bridge"),
+            "--data-root", str(tmp / "data"),
             "--hf-home", str(tmp / "hf"), *args]
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

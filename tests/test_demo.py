@@ -40,6 +40,10 @@ def test_demo_verdicts_on_the_real_runs(tmp_path):
     assert "\nDIFFERS run.versions.modelopt  candidate=0.46.0 baseline=0.44.0" in p.stdout
     assert p.stdout.rstrip().endswith("in a browser") and "demo: OK" in p.stdout
     assert wall < 120
+    # every file the demo's notes cite is in the repository: none outside it (../shared/...), none missing
+    cited = set(re.findall(r"(?:\.\./|(?<![\w/.-])(?:demo|expected|recipes|tests|checks|scripts)/)[\w./-]*\w", p.stdout))
+    assert any(c.startswith("demo/real-runs/7b-fp8") for c in cited), cited
+    assert not [c for c in cited if c.startswith("../") or not (ROOT / c).exists()], cited
 
 
 def test_demo_needs_nothing_beside_the_repository():

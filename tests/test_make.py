@@ -7,6 +7,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from kit_env import ROOT, SECRET, calls, kit, make, make_command
 
 TARGETS = ["help", "image", "data", "prune", "distill", "convert", "eval", "quantize", "bench-bf16", "bench-fp8",
@@ -19,6 +21,7 @@ def test_help_lists_every_target():
     assert set(TARGETS) <= listed, set(TARGETS) - listed
 
 
+@pytest.mark.slow
 def test_dry_run_shows_the_real_commands_in_order(tmp_path):
     p = make(tmp_path, "-n", "reproduce", check=True)
     runs = re.findall(r"^# (\S+) runs: (.*)$", p.stdout, re.M)
@@ -42,6 +45,7 @@ def test_plan_prints_resources_and_gpu_hours(tmp_path):
     assert 9_400 < total < 9_500
 
 
+@pytest.mark.slow
 def test_reproduce_with_doubles_then_resume_after_a_failure(tmp_path):
     p = make(tmp_path, "reproduce", env_extra={"DOUBLE_FAIL_AT": "quantize"})
     assert p.returncode != 0
@@ -88,6 +92,7 @@ def test_reproduce_with_doubles_then_resume_after_a_failure(tmp_path):
     assert "HF_TOKEN=***" in (run / "prune" / "step.log").read_text()
 
 
+@pytest.mark.slow
 def test_killed_step_resumes_without_redoing_finished_steps(tmp_path):
     args, env = make_command(tmp_path, "distill", env_extra={"DOUBLE_SLEEP": "0.3"})
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -138,6 +143,7 @@ def test_unknown_profile_and_step_are_clear_errors(tmp_path):
     assert p.returncode != 0 and "PROFILE=nope is unknown: expected one of full" in p.stderr
 
 
+@pytest.mark.slow
 def test_math500_is_an_explicit_opt_in_with_its_key(tmp_path):
     p = make(tmp_path, "eval", MATH500="1", env_extra={"JUDGE_API_KEY": ""})
     assert p.returncode != 0 and "needs JUDGE_API_KEY" in p.stderr
@@ -159,6 +165,7 @@ def test_math500_is_an_explicit_opt_in_with_its_key(tmp_path):
     assert not leaked
 
 
+@pytest.mark.slow
 def test_without_math500_a_faithful_eval_skips_it_and_says_why(tmp_path):
     assert make(tmp_path, "eval").returncode == 0
     run = tmp_path / "runs" / "e2e"
@@ -183,6 +190,7 @@ def test_plan_commands_are_whole_lines_that_a_shell_takes_back(tmp_path):
     assert "--output_dir" in words and words[-1].endswith("/distill/output")
 
 
+@pytest.mark.slow
 def test_bench_repeats_runs_the_command_n_times_and_judges_the_median(tmp_path):
     p = make(tmp_path, "bench-fp8", BENCH_REPEATS="3")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
@@ -197,6 +205,7 @@ def test_bench_repeats_runs_the_command_n_times_and_judges_the_median(tmp_path):
     assert p.returncode != 0 and "BENCH_REPEATS=-2 is not a positive integer" in p.stderr
 
 
+@pytest.mark.slow
 def test_bench_extra_reproduces_the_tables_fp8_row_with_the_aggressive_config(tmp_path):
     p = make(tmp_path, "bench", BENCH_EXTRA="1")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]

@@ -16,6 +16,7 @@ from kit_env import DOUBLES, ROOT, SECRET, calls, kit, make, make_command
 STANDIN_SLURM = ROOT / "tests" / "doubles" / "slurm"
 
 
+@pytest.mark.slow
 def test_two_makes_on_one_run_cannot_run_a_step_at_once(tmp_path):
     run = tmp_path / "runs" / "local"
     run.mkdir(parents=True)
@@ -29,6 +30,7 @@ def test_two_makes_on_one_run_cannot_run_a_step_at_once(tmp_path):
     assert kit(tmp_path, "step", "data").returncode == 0  # released: the next one runs
 
 
+@pytest.mark.slow
 def test_a_kept_copy_from_an_earlier_attempt_is_never_restored_into_a_new_one(tmp_path):
     p = make(tmp_path, "prune", "data")
     assert p.returncode == 0, p.stderr[-2000:]
@@ -46,6 +48,7 @@ def test_a_kept_copy_from_an_earlier_attempt_is_never_restored_into_a_new_one(tm
     assert "is not restored into this attempt" in (run / "distill" / "step.log").read_text()
 
 
+@pytest.mark.slow
 def test_the_stamp_vouches_for_outputs_and_a_later_step_stops_when_they_are_gone(tmp_path):
     assert make(tmp_path, "prune", "data").returncode == 0
     stamp = json.loads((tmp_path / "runs" / "e2e" / "prune" / ".done").read_text())
@@ -60,6 +63,7 @@ def test_the_stamp_vouches_for_outputs_and_a_later_step_stops_when_they_are_gone
     assert calls(tmp_path) == before  # nothing launched on missing inputs
 
 
+@pytest.mark.slow
 def test_a_distillation_that_exits_0_before_its_last_iteration_is_not_stamped(tmp_path):
     assert make(tmp_path, "prune", "data").returncode == 0
     p = make(tmp_path, "distill", env_extra={"DOUBLE_DISTILL_STOP_AT": "8000"})
@@ -70,6 +74,7 @@ def test_a_distillation_that_exits_0_before_its_last_iteration_is_not_stamped(tm
     assert json.loads((run / "distill" / "step.json").read_text())["exit_code"] == 3
 
 
+@pytest.mark.slow
 def test_killing_the_kit_kills_its_gpu_sampler_and_its_step(tmp_path):
     pids = tmp_path / "smi.pids"
     args, env = make_command(tmp_path, "distill", env_extra={"DOUBLE_SMI_PIDS": str(pids), "DOUBLE_SLEEP": "0.5"},
@@ -128,6 +133,7 @@ def test_gpus_per_node_reaches_the_launcher(tmp_path):
     assert "torchrun --nnodes ${SLURM_NNODES} --nproc_per_node 4 --rdzv_backend c10d" in p.stdout
 
 
+@pytest.mark.slow
 def test_no_file_of_a_slurm_run_holds_a_secret_even_where_slurm_writes_it(tmp_path):
     """Slurm writes the job's output file itself, outside the kit's tee: the stand-in sbatch does the same."""
     env = {"PATH": f"{STANDIN_SLURM}:{DOUBLES}:{sys.executable.rsplit('/', 1)[0]}:{os.environ['PATH']}",

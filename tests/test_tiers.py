@@ -23,6 +23,7 @@ def test_each_tier_has_a_plan_and_goldens(tmp_path, profile, total):
     assert g.profile == profile and g.steps
 
 
+@pytest.mark.slow
 def test_tiny_dry_run_uses_the_tiny_recipes(tmp_path):
     p = make(tmp_path, "-n", "reproduce", PROFILE="tiny", check=True)
     assert "python3 scripts/tiny_model.py --out " in p.stdout
@@ -86,32 +87,36 @@ def at(tmp, version: str, **variables):
                 env_extra={"MODELOPT_DIR": str(mo)}, **variables)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ref", ["0.44.0", "0.45.0", "0.46.0", "0.47.0"])
 def test_plan_per_version_has_a_runnable_command_for_every_tiny_step(tmp_path, ref):
     import shlex
 
     script, qformat, patched = FP8[ref]
     p = make(tmp_path, "plan", PROFILE="tiny", MODELOPT_REF=ref, check=True)
-    cmds = {}
+    cmds, patches = {}, {}
     for line in p.stdout.splitlines():
         if line.startswith("== "):
             unit = line.split()[1]
         elif line.startswith("   $ "):
             cmds[unit] = line[len("   $ "):]
+        elif line.startswith("   patch "):  # an upstream edit made in the container before the command: its own line
+            patches[unit] = patches.get(unit, "") + line
     assert tuple(cmds) == TINY_UNITS
     for unit, cmd in cmds.items():
-        if cmd.startswith("[patch "):
-            cmd = cmd.split("] ", 1)[1]
+        assert "[patch" not in cmd, (unit, cmd)  # the $ line is shell only
         shlex.split(cmd)  # whole, quoted words
         assert subprocess.run(["bash", "-n", "-c", cmd]).returncode == 0, (unit, cmd)
         assert "${" not in cmd and "nvidia/" not in cmd and "hf.co" not in cmd, (unit, cmd)
     q = cmds["quantize"]
     assert f"python /opt/Model-Optimizer/{script} " in q and f"{qformat} " in q
-    assert q.startswith("[patch ") == patched and ("MAMBA_MOE_FP8_CONSERVATIVE_CFG" in q) == patched
+    pq = patches.get("quantize", "")
+    assert bool(pq) == patched and ("MAMBA_MOE_FP8_CONSERVATIVE_CFG" in pq) == patched and set(patches) <= {"quantize"}
     assert "deviation quantize-fp8-conservative (patch)" in p.stdout if patched else \
         "deviation quantize-fp8-conservative (erratum)" in p.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ref", ["0.45.0", "0.46.0", "0.47.0"])
 def test_regress_dry_run_per_version(tmp_path, ref):
     (tmp_path / "base").mkdir()
@@ -147,15 +152,25 @@ def test_regress_dry_run_per_version(tmp_path, ref):
     assert f"python /opt/Model-Optimizer/{script} " in shown["quantize"] and "kit: " not in p.stdout + p.stderr
 
 
-def test_drift_flags_stops_regress_before_anything_launches(tmp_path):
+@pytest.fixture(scope="session")
+def tiny_baseline(tmp_path_factory):
+    """The tiny tier at ModelOpt 0.44.0 with the doubles (the kit's patch of hf_ptq.py), built once: the BASELINE
+    of the `make regress` tests (read only). Returns (run directory, the tools it called)."""
+    tmp = tmp_path_factory.mktemp("tiny-baseline")
+    p = make(tmp, "steps", RUN="base", **at(tmp, "0.44.0"))
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return tmp / "runs" / "base", calls(tmp)
+
+
+@pytest.mark.slow
+def test_drift_flags_stops_regress_before_anything_launches(tmp_path, tiny_baseline):
     """The errata say examples/llm_ptq/ at 0.45.0; a checkout laid out as 0.47.0 has no such script: the flag check
     refuses, with what to do, and no step starts. A checkout whose .kit-ref names another ref is refused first."""
-    (tmp_path / "base").mkdir()
-    (tmp_path / "base" / "manifest.json").write_text("{}")
+    base = tiny_baseline[0]
     v = at(tmp_path, "0.47.0")
     v["MODELOPT_REF"] = "0.45.0"
     (tmp_path / "modelopt-0.47.0" / ".kit-ref").unlink()
-    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'base'}", **v)
+    p = make(tmp_path, "regress", f"BASELINE={base}", **v)
     assert p.returncode == 2 and calls(tmp_path) == []  # make: a sub-make failed
     assert "MISSING" in p.stdout and "examples/llm_ptq/hf_ptq.py" in p.stdout
     assert "make gate: Model-Optimizer 0.45.0 will not run PROFILE=tiny's commands" in p.stderr
@@ -167,22 +182,21 @@ def test_drift_flags_stops_regress_before_anything_launches(tmp_path):
 
     v = at(tmp_path, "0.46.0")
     v["MODELOPT_REF"] = "0.45.0"
-    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'base'}", **v)
+    p = make(tmp_path, "regress", f"BASELINE={base}", **v)
     assert p.returncode == 2 and calls(tmp_path) == []
     assert "holds Model-Optimizer 0.46.0" in p.stderr and "not MODELOPT_REF=0.45.0: nothing was launched" in p.stderr
 
 
-def test_regress_end_to_end_with_doubles_0_44_baseline_0_45_candidate(tmp_path):
+@pytest.mark.slow
+def test_regress_end_to_end_with_doubles_0_44_baseline_0_45_candidate(tmp_path, tiny_baseline):
     """The tiny tier at ModelOpt 0.44.0 (the kit's patch of hf_ptq.py), then `make regress` at 0.45.0 (the
     --qformat flag): the front door (flags, distill.py's imports against Megatron-Bridge 0.3.0, the defaults against
     the baseline's checkout), every step, verify and diff. The doubles write the same checkpoints either way, so the
     verdict must be: nothing changed; the changed default is shown."""
-    p = make(tmp_path, "steps", RUN="base", **at(tmp_path, "0.44.0"))
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    assert "[kit] patch quantize-fp8-conservative" in (tmp_path / "runs/base/quantize/step.log").read_text()
-    assert json.loads((tmp_path / "runs/base/manifest.json").read_text())["checkouts"]["modelopt"] == str(tmp_path / "modelopt-0.44.0")
-    base_calls = calls(tmp_path)
-    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'runs' / 'base'}", **at(tmp_path, "0.45.0"))
+    base, base_calls = tiny_baseline
+    assert "[kit] patch quantize-fp8-conservative" in (base / "quantize/step.log").read_text()
+    assert json.loads((base / "manifest.json").read_text())["checkouts"]["modelopt"].endswith("modelopt-0.44.0")
+    p = make(tmp_path, "regress", f"BASELINE={base}", **at(tmp_path, "0.45.0"))
     out = p.stdout + p.stderr
     assert "Traceback" not in out
     run = tmp_path / "runs" / "regress-tiny-modelopt-0.45.0"
@@ -193,7 +207,7 @@ def test_regress_end_to_end_with_doubles_0_44_baseline_0_45_candidate(tmp_path):
     score = gate[("prune", "--prune_score_func")]  # compared with the baseline's checkout; no tiny golden relies on it
     assert score["status"] == "DIFFERS" and (score["expected"], score["measured"]) == ("mmlu_10pct", "mmlu_10pct_bs1")
     assert out.index("checks drift flags in") < out.index("step data")  # checked before anything launched
-    assert calls(tmp_path)[len(base_calls):] == base_calls  # every step ran again
+    assert calls(tmp_path) == base_calls  # every step ran again
     assert all((run / u / ".done").is_file() for u in TINY_UNITS)
     cmd = json.loads((run / "manifest.json").read_text())["steps"]["quantize"]["command"]
     assert "examples/llm_ptq/hf_ptq.py" in cmd and "--qformat mamba_moe_fp8_conservative" in cmd
@@ -207,22 +221,30 @@ def test_regress_end_to_end_with_doubles_0_44_baseline_0_45_candidate(tmp_path):
     assert p.returncode == 0, out[-3000:]
 
 
-def test_regress_to_0_46_stops_at_the_import_before_any_step(tmp_path):
+@pytest.mark.slow
+def test_regress_to_0_46_stops_at_the_import_before_any_step(tmp_path, tiny_baseline):
     """At 0.46.0 every flag is accepted, but distill.py:43 imports ValidationConfig, which the image's Megatron-Bridge
     0.3.0 lacks: the front door says so, naming the line and the first version that has it, and nothing runs."""
-    (tmp_path / "base").mkdir()
-    (tmp_path / "base" / "manifest.json").write_text("{}")
-    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'base'}", **at(tmp_path, "0.46.0"))
+    p = make(tmp_path, "regress", f"BASELINE={tiny_baseline[0]}", **at(tmp_path, "0.46.0"))
     assert p.returncode == 2 and calls(tmp_path) == [] and "Traceback" not in p.stdout + p.stderr
     gate = json.loads((tmp_path / "runs" / "regress-tiny-modelopt-0.46.0" / "gate.json").read_text())["findings"]
     (m,) = [f for f in gate if f["status"] == "MISSING"]
     assert m["id"] == "examples/megatron_bridge/distill.py:43 from megatron.bridge.training.config import ValidationConfig"
     assert m["expected"] == "megatron-bridge 0.4.0" and m["where"] == "Model-Optimizer:examples/megatron_bridge/distill.py:43"
     assert "MISSING" in p.stdout and "make gate: Model-Optimizer 0.46.0 will not run" in p.stderr
-    skip = [f for f in gate if f["step"] == "defaults"]  # the baseline names no checkout: said, not silently absent
-    assert skip and skip[0]["status"] == "SKIP" and "BASELINE_MODELOPT_DIR" in skip[0]["note"]
 
 
+def test_regress_refuses_a_baseline_that_is_no_finished_run(tmp_path):
+    """A BASELINE whose manifest records no steps is refused before the gate or any step, saying what to do."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "manifest.json").write_text("{}")
+    p = make(tmp_path, "regress", f"BASELINE={tmp_path / 'base'}", **at(tmp_path, "0.46.0"))
+    assert p.returncode == 2 and calls(tmp_path) == [] and "Traceback" not in p.stdout + p.stderr
+    assert not (tmp_path / "runs" / "regress-tiny-modelopt-0.46.0" / "gate.json").exists()
+    assert "BASELINE" in p.stderr
+
+
+@pytest.mark.slow
 def test_prune_quant_bench_end_to_end_with_doubles(tmp_path):
     p = make(tmp_path, "reproduce", PROFILE="prune-quant-bench", RUN="pqb")
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
@@ -236,6 +258,7 @@ def test_prune_quant_bench_end_to_end_with_doubles(tmp_path):
     assert v["9b_layout_mlp_up_proj"]["status"] == "PASS" and abs(v["9b-fp8_model_loading_gib"]["measured"] - 13.28) < 0.02
 
 
+@pytest.mark.slow
 def test_tiny_teacher_is_a_real_nemotron_h_checkpoint(tmp_path):
     pytest.importorskip("transformers")
     out = tmp_path / "teacher"

@@ -77,6 +77,7 @@ def test_every_runner_passes_the_offline_variables(tmp_path, monkeypatch):
     # local and slurm hand `env` to the process itself (sbatch exports it to the job: --export=ALL by default)
 
 
+@pytest.mark.slow
 def test_each_tool_sees_the_offline_variables_under_the_doubles(tmp_path):
     log = tmp_path / "env.jsonl"
     p = make(tmp_path, "steps", PROFILE="tiny", RUN="t", env_extra={"DOUBLE_ENV_LOG": str(log)})
@@ -138,6 +139,7 @@ SMALL = dict(num_hidden_layers=7, hidden_size=64, num_attention_heads=2, num_key
              intermediate_size=128, mamba_num_heads=4, mamba_head_dim=16, n_groups=1, ssm_state_size=8, vocab_size=64)
 
 
+@pytest.mark.slow
 def test_transformers_5_native_class_takes_the_pattern():
     transformers = pytest.importorskip("transformers")
     assert int(transformers.__version__.split(".")[0]) >= 5
@@ -200,6 +202,7 @@ def test_no_usable_class_is_a_message_naming_what_was_tried():
         tiny_model.configure(Hub4x, "MQ")
 
 
+@pytest.mark.slow
 def test_remote_code_directory_is_loaded_and_checked(tmp_path, monkeypatch):
     pytest.importorskip("transformers")
     monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))

@@ -190,6 +190,7 @@ def _last_iteration(text: str) -> int:
     ("slow", {"DOUBLE_DISTILL_MS": "3500"}, FULL.gate(16000), "[kit] watch: stopping: projected 15."),
     ("nan", {"DOUBLE_NAN_AT": "300"}, 300, "[kit] watch: stopping: NaN at iteration 300: number of nan iterations 1"),
 ])
+@pytest.mark.slow
 def test_an_off_track_distillation_is_stopped_within_the_policy_window_local_runner(tmp_path, fault, env, gate, needle):
     run = _started(tmp_path)
     p = make(tmp_path, "distill", WATCH="1", NODES="", env_extra={**WATCH_ENV, "DOUBLE_LINE_SLEEP": "0.02", **env})
@@ -224,6 +225,7 @@ def test_an_off_track_distillation_is_stopped_within_the_policy_window_local_run
         assert json.loads((kept / "step.json").read_text())["exit_code"] not in (0, None)
 
 
+@pytest.mark.slow
 def test_a_healthy_distillation_with_watch_finishes_and_is_stamped(tmp_path):
     run = _started(tmp_path)
     p = make(tmp_path, "distill", WATCH="1", NODES="", env_extra={**WATCH_ENV, "DOUBLE_LINE_SLEEP": "0.001"})
@@ -236,6 +238,7 @@ def test_a_healthy_distillation_with_watch_finishes_and_is_stamped(tmp_path):
     assert meta["watch"]["last"]["iteration"] > 0 and meta["exit_code"] == 0
 
 
+@pytest.mark.slow
 def test_the_slurm_runner_stops_the_job_with_scancel(tmp_path):
     """The stand-in Slurm runs the job detached from the submitter (as a cluster does): only scancel ends it."""
     state = tmp_path / "slurm-state"
@@ -318,6 +321,7 @@ def test_the_status_file_holds_what_a_scheduler_needs_at_each_update(tmp_path):
     assert "waiting for distill/step.log" in out[0] and out[-1].endswith("finished")
 
 
+@pytest.mark.slow
 def test_a_nan_or_a_wrong_setting_is_a_stop_in_the_status_and_exit_1(tmp_path):
     run = make_run(tmp_path)
     lines, _ = healthy_log()

@@ -67,6 +67,8 @@ def plan(units: list[tuple[Unit, Rendered, bool]], profile: str, run_dir: Path |
             todo_measured += m[1] if m else gh
         for d in r.deviations:
             out.append(f"   deviation {d['id']} ({d['kind']}): {d['reason']}")
+        for patch in r.patches():  # applied in the container before the command; not shell, so not on the $ line
+            out.append(f"   patch {patch[len('[patch '):-1]}")
         out.append("   $ " + r.oneline())
         out.append("")
     out.append(f"Total: {total:,.1f} GPU-hours ({todo:,.1f} still to run"

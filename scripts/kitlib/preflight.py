@@ -45,7 +45,7 @@ def gpus() -> list[str]:
     return [l.strip() for l in out.splitlines() if l.strip()] if code == 0 else []
 
 
-CHECKS = ("engine", "gpus", "hf_token", "inputs", "disk", "gate")
+CHECKS = ("engine", "gpus", "tools", "hf_token", "inputs", "disk", "gate")
 
 
 def problems(cfg: Config, unit: Unit, units: list[Unit], skip: set[str] = frozenset()) -> list[str]:
@@ -78,6 +78,8 @@ def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[s
             print(f"[kit] note: {unit.name}'s goldens are for {unit.gpu_model}; this machine has {seen[0]}: "
                   "absolute figures will be SKIPped, ratios still judged")
     env = child_env(cfg, unit)
+    if cfg.runner == "local":  # this environment runs the step: what its command calls must be here
+        found["tools"] += _tools(cfg, unit, env)
     if unit.hf_token and not env.get("HF_TOKEN"):
         found["hf_token"].append(f"{unit.name} downloads gated models or datasets: set HF_TOKEN, or run `hf auth login` "
                    f"(token file under {cfg.hf_home})")
@@ -104,6 +106,24 @@ def _collect(cfg: Config, unit: Unit, units: list[Unit], found: dict[str, list[s
     if free < unit.disk_gib:
         found["disk"].append(f"{unit.name} writes up to ~{unit.disk_gib:.0f} GiB; {free:.0f} GiB free under {where} "
                              "(free space, or PREFLIGHT_SKIP=disk if you know better)")
+
+
+def _tools(cfg: Config, unit: Unit, env: dict[str, str]) -> list[str]:
+    from kitlib import needs
+    from kitlib.profile import ROOT, expand
+    from kitlib.render import render
+
+    ctx = {**cfg.ctx, "STEP_DIR": str((cfg.run_dir / unit.name).resolve())}
+    r = render(unit, ctx, cfg.versions)
+    cwd = expand(unit.cwd, ctx) if unit.cwd else str(ROOT)
+    roots = {"/opt/Model-Optimizer": cfg.ctx.get("MODELOPT_DIR", ""), "/opt/Megatron-Bridge": cfg.ctx.get("BRIDGE_DIR", "")}
+    from checks.recipes import recipe_command
+
+    found = needs.problems(unit.name, "\n".join([*map(recipe_command, unit.prelude), r.command]), cwd, env, roots)
+    if found:
+        found[-1] += (". RUNNER=local runs the step in this environment (inside the image); here, use RUNNER=docker "
+                      "or RUNNER=slurm, install what is missing, or PREFLIGHT_SKIP=tools if you know better")
+    return found
 
 
 def _existing(p: Path) -> Path:

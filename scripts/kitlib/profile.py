@@ -16,7 +16,7 @@ from checks.yamlio import YMap
 ROOT = Path(__file__).resolve().parents[2]
 _VAR = re.compile(r"\$\{(\w+)\}")
 
-TOP = ("profile", "recipes", "expected", "env", "steps", "watch")
+TOP = ("profile", "recipes", "expected", "env", "steps", "watch", "model")  # model: the profile needs MODEL=<checkpoint>
 STEP_KEYS = ("recipe", "prelude", "additions", "additions_if", "cwd", "after", "nodes", "gpus_per_node", "hours", "hours_source", "env",
              "link", "keep_iterations", "multinode", "hf_token", "disk_gib", "gpu_model", "variants", "offline",
              "completion")
@@ -76,6 +76,7 @@ def read(profile: str) -> YMap:
         raise CheckError("profile has no `schema: 1`", where=str(path))
     doc = yamlio.mapping(doc, "profile", str(path), required=("schema", "recipes", "steps"), allowed=TOP)
     yamlio.typed(doc, "recipes", str, "profile")
+    yamlio.typed(doc, "model", str, "profile")
     steps = yamlio.mapping(doc["steps"], "`steps:` of the profile", doc.where("steps"), allowed=registry.names())
     for name, spec in steps.items():
         what = f"step `{name}`"
@@ -122,6 +123,7 @@ def load(profile: str, ctx: dict[str, str], nodes: int | None = None, gpus_per_n
         for variant, vspec in variants.items():
             vspec = dict(vspec or {})
             env = {k: str(v) for k, v in {**(doc.get("env") or {}), **(spec.get("env") or {}), **vspec}.items() if k.isupper()}
+            variant = expand(str(variant), ctx) if variant else variant  # e.g. "${BF16_ROW}" (kitlib.model)
             name = f"{step}/{variant}" if variant else step
             multinode = bool(spec.get("multinode"))
             gpus = int(spec.get("gpus_per_node", 0))

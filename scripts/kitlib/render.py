@@ -78,12 +78,54 @@ class Rendered:
     command: str  # the tutorial command after errata, with the kit's values in place
     deviations: list[dict]
 
+    def patches(self) -> list[str]:
+        """The upstream edits applied in the container before the command, one line each (no shell)."""
+        return [f"[patch {d['file']}: {e['find']} -> {e['replace']}]" for d in self.deviations if d["kind"] == "patch"
+                for e in d["edits"]]
+
     def oneline(self) -> str:
-        """The command on one line, for `make -n` and `make plan`."""
-        patches = [f"[patch {d['file']}: {e['find']} -> {e['replace']}]" for d in self.deviations if d["kind"] == "patch"
-                   for e in d["edits"]]
-        lines = [l for l in re.sub(r"\\\n\s*", "", self.command).split("\n") if l.strip()]
-        return " ".join(patches + [" ; ".join(lines)])
+        """The command as one line of shell that parses to the same commands (`make plan` prints it to be copied)."""
+        return one_line(self.command)
+
+    def shown(self) -> str:
+        """The patches, then the command: what `make -n` shows in its comment line."""
+        return " ".join(self.patches() + [self.oneline()])
+
+
+# After these a newline is only a space: a `;` there would be a syntax error (`do ;`) or change the meaning (`& ;`).
+_OPENERS = ("do", "then", "else", "{", "(", "|", "||", "&&", "&")
+
+
+def one_line(command: str) -> str:
+    """A multi-line shell command on one line: continuations joined, comments dropped (a `#` that starts a word,
+    outside quotes, runs to the end of its line), and lines joined with `;` except after a word that opens a block
+    or a pipe."""
+    out: list[str] = []
+    for line in re.sub(r"\\\n\s*", "", command).split("\n"):
+        line = _uncomment(line).strip()
+        if not line:
+            continue
+        if out and not out[-1].endswith(";") and out[-1].split()[-1] not in _OPENERS:
+            out[-1] += " ;"
+        out.append(line)
+    return " ".join(out)
+
+
+def _uncomment(line: str) -> str:
+    quote, i = None, 0
+    while i < len(line):
+        c = line[i]
+        if c == "\\" and quote != "'":
+            i += 2  # an escaped character, inside double quotes or none
+            continue
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == "#" and (i == 0 or line[i - 1] in " \t;&|()"):
+            return line[:i]
+        i += 1
+    return line
 
 
 def render(unit: Unit, ctx: dict[str, str], versions: dict[str, str | None], errata: list[Erratum] | None = None,

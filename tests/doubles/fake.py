@@ -211,7 +211,7 @@ def vllm(argv: list[str]) -> int:
     variant = {"nvidia/NVIDIA-Nemotron-Nano-9B-v2": "9b-bf16", "nvidia/NVIDIA-Nemotron-Nano-9B-v2-FP8": "9b-fp8",
                "nvidia/NVIDIA-Nemotron-Nano-12B-v2": "12b-bf16"}.get(model)
     if variant is None:
-        size = "9b" if "/9b/" in model else "7b"
+        size = "9b" if "/9b/" in model or fixture_arch(model, None) == T.NANO_9B else "7b"  # a 9B quantized by the kit
         variant = f"{size}-fp8" if "fp8" in model else f"{size}-bf16"
         if not Path(model, "config.json").exists():
             print(f"OSError: {model} is not a checkpoint", flush=True)
