@@ -7,7 +7,7 @@ from pathlib import Path
 
 from checks import rundir
 from checks.errors import CheckError
-from kitlib.profile import ROOT, Unit
+from kitlib.profile import Unit
 
 
 def problems(path: Path, profile: str, units: list[Unit]) -> list[str]:
@@ -36,13 +36,13 @@ def problems(path: Path, profile: str, units: list[Unit]) -> list[str]:
                             " (no stamp: it did not run, or did not complete)"))
     if found:
         return found
-    from checks import goldens
+    from checks import goldens, kitfiles
     from checks.bless import refuse_incomplete
     from checks.engine import evaluate
     from checks.run import Run
 
     try:
-        g = goldens.load(ROOT / "expected" / f"{profile}.yaml")
+        g = goldens.load(kitfiles.goldens_file(profile))
         refuse_incomplete(evaluate(g, Run.load(path)), g)
     except CheckError as e:
         return [f"BASELINE={path} is not a complete, clean run: {e.found or e.what}"]
